@@ -1,0 +1,41 @@
+"""The Celery application both sides share: broker, serialisation and delivery guarantees.
+
+The gateway uses it only to send tasks by name and revoke them; workers register the tool tasks on
+it. Settings follow ../shared/notes/celery.md: late acks with redelivery of a lost worker's task,
+prefetch 1, a visibility timeout above the longest call, JSON only, task events on.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from contracts.names import TOOL_QUEUE
+from contracts.settings import Settings
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("exai", broker=settings.redis_url, backend=settings.redis_url)
+    visibility = {"visibility_timeout": settings.visibility_timeout_s}
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options=visibility,
+        result_backend_transport_options=visibility,
+        broker_connection_retry_on_startup=True,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_track_started=True,
+        task_default_queue=TOOL_QUEUE,
+        result_expires=settings.exai_result_ttl_s,
+        # Tool tasks store their outcome under exai:result:<call id>; Celery's own result
+        # record would be a second write per call that nobody reads.
+        task_ignore_result=True,
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+    )
+    return app
