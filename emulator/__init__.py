@@ -1,0 +1,50 @@
+"""A local emulator of the Kimi and GLM chat APIs: a real HTTP server the clients and tests talk to.
+
+Start it with ``python -m emulator --host 127.0.0.1 --port 0 --latency-ms 0 --tokens-per-second 0``
+(or ``exai emulator`` with the same flags). It prints ``emulator listening on http://HOST:PORT`` on
+stderr once it accepts connections; with ``--port 0`` that line carries the port it picked.
+
+Provider endpoints (Kimi under ``/v1``, GLM under ``/api/paas/v4``, both on the one port):
+
+* ``GET  {base}/models`` - OpenAI-style list of the models in ``contracts.models.DEFAULT_MODELS``.
+* ``POST {base}/chat/completions`` - plain, or streamed as server-sent events with ``"stream": true``
+  (one chunk per token, then a chunk with ``finish_reason`` and usage, then ``data: [DONE]``; GLM puts
+  that usage at the top level, Kimi inside ``choices[0]``). Any model name is accepted.
+
+Both need ``Authorization: Bearer <anything non-empty>`` and answer 401 with the provider's own
+authentication error otherwise.
+
+Replies are deterministic. A token is one whitespace-separated word. The reply text is
+``"[emulated <provider> <model>] "`` followed by the last user message, word for word. Prompt tokens
+are the words of all messages, and completion tokens are the chunks streamed. ``max_tokens`` cuts the
+text (``finish_reason: "length"``). Directives in the last user message change one reply:
+
+* ``emulate:tokens=N`` - exactly N content tokens: the text above, cut or padded with filler words.
+* ``emulate:latency_ms=X`` - wait X ms before the first byte (overrides ``--latency-ms``).
+* ``emulate:tokens_per_second=X`` - pace tokens at X per second (overrides ``--tokens-per-second``;
+  a plain call waits as long as the stream would take).
+* ``emulate:reasoning=N`` - N tokens of ``reasoning_content`` before the answer.
+* ``emulate:stall_after=N`` - stream N chunks, then go silent like ``hang`` (streams only).
+* ``emulate:tool=NAME`` - answer with one call of tool NAME, arguments ``{"echo": <last user message>}``,
+  streamed in pieces; ``finish_reason: "tool_calls"``.
+
+A malformed directive is answered with the provider's 400 invalid-request error.
+
+Control endpoints:
+
+* ``POST /_emulator/faults`` with ``{"provider": "kimi"|"glm"|"*", "kind": K, "count": N,
+  "retry_after": S}`` - the next N chat calls to that provider are answered with fault K.
+  ``count: -1`` keeps the fault until reset (an outage). ``retry_after`` (only for error bodies) sends
+  ``Retry-After``. K is one of ``rate_limit``, ``overloaded``, ``quota``, ``auth`` or ``server_error``
+  (the provider's real error body and status), ``hang`` (never answer until the client gives up or
+  the emulator is reset) or ``disconnect`` (drop the TCP connection without any answer). Faults apply
+  in the order they were queued. Calls without a valid key are refused before any fault is taken.
+* ``GET /_emulator/stats`` - ``{"calls": {"kimi": n, "glm": n}, "by_request_id": {id: n},
+  "faults_pending": [...], "in_flight": {...}, "max_in_flight": {...}, "last_body": {provider: body}}``.
+  The request id comes from the ``X-Request-ID`` header, or from GLM's ``request_id`` body field.
+  ``in_flight`` counts calls being answered, or hanging, right now. ``max_in_flight`` is the highest
+  that count has reached.
+* ``POST /_emulator/reset`` - clear faults and stats; hung calls are released by dropping their
+  connections.
+* ``GET /_emulator/health`` - 200 ``{"status": "ok"}``.
+"""

@@ -1,0 +1,37 @@
+"""``python -m emulator``: serve the emulated Kimi and GLM APIs until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from emulator.server import DEFAULT_HOST, DEFAULT_PORT, run
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="emulator", description="Emulated Kimi and GLM chat APIs.")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to bind, 0 for a free one")
+    parser.add_argument(
+        "--latency-ms", type=_non_negative, default=0.0, help="delay before the first byte of every reply"
+    )
+    parser.add_argument(
+        "--tokens-per-second", type=_non_negative, default=0.0, help="pace of reply tokens (0: no pacing)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    run(args.host, args.port, args.latency_ms, args.tokens_per_second)
+
+
+if __name__ == "__main__":
+    main()
