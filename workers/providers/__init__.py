@@ -1,0 +1,1 @@
+"""HTTP clients for the Kimi (Moonshot) and GLM (Zhipu / Z.ai) chat APIs."""
