@@ -1,0 +1,1 @@
+"""Celery workers that run the tools against the Kimi and GLM APIs."""

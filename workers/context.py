@@ -1,0 +1,57 @@
+"""What a tool implementation gets to work with: its job, settings, providers, progress, cancellation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from contracts.errors import DeadlineExceeded
+from contracts.job import Job
+from contracts.settings import Settings
+from workers.cancellation import CancelToken
+from workers.providers.base import ProviderClient
+
+ProgressSink = Callable[[float, float | None, str | None], None]
+
+
+@dataclass
+class ToolContext:
+    job: Job
+    settings: Settings
+    cancel: CancelToken
+    provider: Callable[[str], ProviderClient]
+    report: ProgressSink
+    min_interval: float = 0.0
+    _last_report: float = field(default=0.0, init=False)
+    _last_value: float = field(default=-1.0, init=False)
+
+    @property
+    def call_id(self) -> str:
+        return self.job.call_id
+
+    @property
+    def deadline(self) -> float:
+        return self.job.deadline
+
+    def progress(
+        self, value: float, total: float | None = None, message: str | None = None, *, force: bool = False
+    ) -> None:
+        """Report progress, at most once per ``min_interval`` unless ``force``; values only grow."""
+        if value <= self._last_value:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_report < self.min_interval:
+            return
+        self._last_report = now
+        self._last_value = value
+        self.report(value, total, message)
+
+    def check(self) -> None:
+        """Stop here if the call was cancelled or ran out of time."""
+        self.cancel.raise_if_set()
+        if self.job.remaining() <= 0:
+            raise DeadlineExceeded(
+                f"the call ran past its deadline of {self.settings.exai_call_timeout_s:.0f} s "
+                "(EXAI_CALL_TIMEOUT_S)"
+            )

@@ -1,0 +1,91 @@
+"""The worker process: the Celery app with one task per tool (``celery -A workers.main worker``).
+
+This module is the worker's entry point, so it builds the settings and the app when imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import redis
+from celery import Celery, Task
+from celery.signals import after_setup_logger, setup_logging, task_revoked, worker_ready
+
+from contracts.logs import configure_logging, install_filter
+from contracts.names import NOOP_TASK, task_name
+from contracts.queue import make_celery
+from contracts.settings import Settings, load_settings
+from contracts.tools import SPECS
+from workers.cancel_listener import CancelListener
+from workers.runner import ProviderPool, Runner
+from workers.tools import IMPLEMENTATIONS, ToolFunction
+
+log = logging.getLogger("workers")
+
+
+def build(settings: Settings) -> tuple[Celery, Runner]:
+    missing = set(SPECS) ^ set(IMPLEMENTATIONS)
+    if missing:
+        raise RuntimeError(f"tool specs and implementations disagree on: {sorted(missing)}")
+    app = make_celery(settings)
+    client = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
+    listener = CancelListener(client)
+    runner = Runner(settings, client, listener, ProviderPool(settings).get)
+
+    for name, function in IMPLEMENTATIONS.items():
+        _register(app, runner, listener, name, function)
+
+    @app.task(name=NOOP_TASK, ignore_result=False, acks_late=False)
+    def noop(value: Any = None) -> Any:
+        """The raw Celery baseline the benchmark compares a tool call against."""
+        return value
+
+    return app, runner
+
+
+def _register(
+    app: Celery, runner: Runner, listener: CancelListener, name: str, function: ToolFunction
+) -> None:
+    @app.task(name=task_name(name), bind=True)
+    def run_tool(self: Task, job: dict[str, Any]) -> str:
+        listener.start()
+        return runner.run(self, job, function)
+
+
+settings = load_settings()
+
+
+@setup_logging.connect
+def _logging(**_: Any) -> None:
+    configure_logging(settings.log_level, settings.exai_log_format)
+
+
+@after_setup_logger.connect
+def _celery_logging(logger: logging.Logger, **_: Any) -> None:
+    install_filter(logger)
+
+
+@task_revoked.connect
+def _revoked(request: Any = None, **_: Any) -> None:
+    # Celery drops a revoked message without running the task; record the call as cancelled so
+    # whoever asks for its result later gets an answer instead of waiting for its deadline.
+    job = (getattr(request, "kwargs", None) or {}).get("job")
+    if isinstance(job, dict):
+        runner.record_cancelled(job)
+
+
+@worker_ready.connect
+def _ready(sender: Any = None, **_: Any) -> None:
+    # A start-up banner, printed whatever LOG_LEVEL is: supervisors and tests wait for it.
+    hostname = getattr(sender, "hostname", "?")
+    print(
+        f"exai worker ready: {hostname} pool={settings.exai_worker_pool} "
+        f"concurrency={settings.exai_worker_concurrency}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+app, runner = build(settings)

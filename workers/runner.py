@@ -1,0 +1,218 @@
+"""Running one job: the worker side of a call, from the queue message to the stored outcome.
+
+Idempotent by call id: a redelivered job whose outcome exists is answered from Redis without
+calling the provider again. Transient provider errors are retried through Celery (the retry waits
+as a scheduled message, holding no worker slot) within the call's deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from celery import Task
+
+from contracts.errors import CallCancelled, DeadlineExceeded, ExaiError, ProviderError
+from contracts.job import Job, Outcome, ProgressEvent
+from contracts.logs import correlated
+from contracts.names import cancel_key
+from contracts.settings import Settings
+from workers import outcomes
+from workers.backoff import compute_backoff
+from workers.cancel_listener import CancelListener
+from workers.context import ToolContext
+from workers.providers.base import ProviderClient
+from workers.providers.registry import make_client
+from workers.tools import ToolFunction
+
+log = logging.getLogger(__name__)
+
+
+class ProviderPool:
+    """One HTTP client per provider per process, created on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._clients: dict[str, ProviderClient] = {}
+        self._lock = threading.Lock()
+
+    def get(self, provider: str) -> ProviderClient:
+        with self._lock:
+            client = self._clients.get(provider)
+            if client is None:
+                client = self._clients[provider] = make_client(provider, self._settings)
+            return client
+
+
+class Runner:
+    def __init__(
+        self,
+        settings: Settings,
+        client: redis.Redis,
+        listener: CancelListener,
+        providers: Callable[[str], ProviderClient],
+    ) -> None:
+        self.settings = settings
+        self.redis = client
+        self.listener = listener
+        self.providers = providers
+
+    def run(self, task: Task, payload: dict[str, Any], tool: ToolFunction) -> str:
+        job = Job.model_validate(payload)
+        with correlated(job.correlation_id):
+            return self._run(task, job, tool)
+
+    def _run(self, task: Task, job: Job, tool: ToolFunction) -> str:
+        existing = outcomes.load(self.redis, job.call_id)
+        if existing is not None:
+            log.info("call %s already finished; answering from the stored outcome", job.call_id)
+            outcomes.store_and_publish(self.redis, existing, job.reply_to, self.settings.exai_result_ttl_s)
+            return "duplicate"
+        if self.redis.exists(cancel_key(job.call_id)):
+            log.info("call %s was cancelled before it started", job.call_id)
+            self._finish(job, _error(job, CallCancelled("the call was cancelled by the client")))
+            return "cancelled"
+        if job.remaining() <= 0:
+            waited = time.time() - job.created_at
+            error = DeadlineExceeded(
+                f"the call waited {waited:.0f} s for a worker, past its "
+                f"{self.settings.exai_call_timeout_s:.0f} s deadline (EXAI_CALL_TIMEOUT_S): "
+                "the workers are saturated, add workers or retry later"
+            )
+            self._finish(job, _error(job, error))
+            return "timeout"
+
+        attempt = task.request.retries or 0
+        token = self.listener.register(job.call_id)
+        started = time.monotonic()
+        log.info("running %s (attempt %d)", job.tool, attempt + 1)
+        ctx = ToolContext(
+            job=job,
+            settings=self.settings,
+            cancel=token,
+            provider=self.providers,
+            report=lambda p, t, m: outcomes.publish_progress(
+                self.redis, job.reply_to, ProgressEvent(call_id=job.call_id, progress=p, total=t, message=m)
+            ),
+            min_interval=self.settings.exai_progress_min_interval_s,
+        )
+        try:
+            result = tool(ctx, job.arguments)
+            meta = result.setdefault("metadata", {})
+            meta.update(correlation_id=job.correlation_id, attempts=attempt + 1)
+            outcome = Outcome(
+                call_id=job.call_id,
+                text=_envelope_text(result),
+                structured=result,
+                meta={
+                    "provider": meta.get("provider"),
+                    "model": meta.get("model"),
+                    "duration_s": round(time.monotonic() - started, 4),
+                    "attempts": attempt + 1,
+                },
+            )
+        except ProviderError as exc:
+            if exc.retryable:
+                self._retry_or_give_up(task, job, exc, attempt)  # raises Retry unless it gives up
+                return "error"
+            outcome = _error(job, exc, attempts=attempt + 1)
+        except ExaiError as exc:
+            outcome = _error(job, exc, attempts=attempt + 1)
+        except Exception:
+            log.exception("tool %s failed unexpectedly", job.tool)
+            outcome = _error(
+                job,
+                ExaiError(
+                    f"internal error in tool {job.tool!r}; the server log has details under correlation id "
+                    f"{job.correlation_id}"
+                ),
+                attempts=attempt + 1,
+            )
+        finally:
+            self.listener.unregister(job.call_id)
+        self._finish(job, outcome)
+        log.info(
+            "%s finished: %s", job.tool, "error " + (outcome.error_code or "") if outcome.is_error else "ok"
+        )
+        return "error" if outcome.is_error else "ok"
+
+    def record_cancelled(self, payload: dict[str, Any]) -> None:
+        """Store the outcome of a call that was cancelled before any worker ran it."""
+        job = Job.model_validate(payload)
+        with correlated(job.correlation_id):
+            log.info("call %s was cancelled while queued", job.call_id)
+            self._finish(job, _error(job, CallCancelled("the call was cancelled by the client")))
+
+    def _retry_or_give_up(self, task: Task, job: Job, exc: ProviderError, attempt: int) -> None:
+        max_retries = self.settings.exai_max_retries
+        delay = compute_backoff(
+            attempt,
+            base=self.settings.exai_retry_backoff_base_s,
+            maximum=self.settings.exai_retry_backoff_max_s,
+            retry_after=exc.retry_after,
+        )
+        if attempt >= max_retries:
+            message = f"{exc.message}; gave up after {attempt + 1} attempts (EXAI_MAX_RETRIES={max_retries})"
+            self._finish(
+                job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED")
+            )
+            return
+        if delay >= job.remaining():
+            message = (
+                f"{exc.message}; no time left to retry before the call's deadline "
+                f"(EXAI_CALL_TIMEOUT_S={self.settings.exai_call_timeout_s:.0f})"
+            )
+            self._finish(
+                job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED")
+            )
+            return
+        log.warning("%s (attempt %d); retrying in %.2f s", exc.message, attempt + 1, delay)
+        outcomes.publish_progress(
+            self.redis,
+            job.reply_to,
+            ProgressEvent(
+                call_id=job.call_id,
+                progress=0,
+                message=f"provider busy ({exc.kind}); retrying in {delay:.1f} s",
+            ),
+        )
+        raise task.retry(countdown=delay, max_retries=max_retries, exc=exc)
+
+    def _finish(self, job: Job, outcome: Outcome) -> None:
+        outcomes.store_and_publish(self.redis, outcome, job.reply_to, self.settings.exai_result_ttl_s)
+
+
+def _envelope_text(result: dict[str, Any]) -> str:
+    # The old server answered with one text block holding this JSON envelope; MCP asks for the
+    # structured result to be repeated as text too, so one block serves both.
+    return json.dumps(result, ensure_ascii=False)
+
+
+def _error(
+    job: Job, exc: ExaiError, *, attempts: int = 1, message: str | None = None, code: str | None = None
+) -> Outcome:
+    text = message or exc.message
+    code = code or exc.code
+    metadata: dict[str, Any] = {
+        "provider": exc.data.get("provider"),
+        "model": None,
+        "correlation_id": job.correlation_id,
+        "attempts": attempts,
+        "error_code": code,
+    }
+    if "kind" in exc.data:
+        metadata["error_kind"] = exc.data["kind"]
+    structured = {"status": "error", "content": text, "content_type": "text", "metadata": metadata}
+    return Outcome(
+        call_id=job.call_id,
+        text=text,
+        structured=structured,
+        is_error=True,
+        error_code=code,
+        meta={"attempts": attempts},
+    )
