@@ -1,0 +1,1 @@
+"""The MCP gateway: WebSocket in front, Celery tasks behind."""

@@ -1,0 +1,218 @@
+"""Calls in flight on one gateway process: enqueue by task name, then await progress and results.
+
+One Redis subscription per gateway process (its reply channel) carries every worker message back;
+one periodic sweep re-reads results that may have been missed while that subscription was down,
+sends heartbeats on long calls and ends calls past their deadline. No thread and no polling loop is
+held per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from celery import Celery
+
+from contracts.errors import DeadlineExceeded
+from contracts.job import Job, Outcome, ProgressEvent, ResultEvent, decode_event
+from contracts.names import CANCEL_CHANNEL, TOOL_QUEUE, cancel_key, reply_channel, result_key, task_name
+from contracts.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# (progress, total, message) -> None; must not block (the session queues the frame).
+ProgressCallback = Callable[[float, float | None, str | None], None]
+
+
+@dataclass
+class PendingCall:
+    job: Job
+    future: asyncio.Future[Outcome]
+    on_progress: ProgressCallback | None
+    started: float = field(default_factory=time.monotonic)
+    last_progress: float = 0.0
+    last_sent: float = field(default_factory=time.monotonic)
+    running: bool = False
+
+    def progress(self, value: float, total: float | None, message: str | None) -> None:
+        if self.on_progress is None or self.future.done():
+            return
+        # MCP requires progress to grow; worker counts restart after a retry, so bump past them.
+        self.last_progress = value if value > self.last_progress else self.last_progress + 1
+        self.last_sent = time.monotonic()
+        self.on_progress(self.last_progress, total, message)
+
+
+class CallBroker:
+    def __init__(self, settings: Settings, celery_app: Celery, client: aioredis.Redis) -> None:
+        self.settings = settings
+        self.celery = celery_app
+        self.redis = client
+        self.gateway_id = uuid.uuid4().hex
+        self.channel = reply_channel(self.gateway_id)
+        self.pending: dict[str, PendingCall] = {}
+        self._executor = ThreadPoolExecutor(settings.exai_enqueue_threads, thread_name_prefix="exai-enqueue")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="exai-replies"),
+            asyncio.create_task(self._sweep_forever(), name="exai-sweep"),
+        ]
+        await asyncio.wait_for(self._subscribed.wait(), timeout=self.settings.exai_provider_connect_timeout_s)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def new_job(
+        self, tool: str, arguments: dict[str, object], *, client: str, correlation_id: str | None
+    ) -> Job:
+        call_id = uuid.uuid4().hex
+        return Job(
+            call_id=call_id,
+            tool=tool,
+            arguments=dict(arguments),
+            reply_to=self.channel,
+            deadline=time.time() + self.settings.exai_call_timeout_s,
+            client=client,
+            correlation_id=correlation_id or call_id,
+        )
+
+    async def submit(self, job: Job, on_progress: ProgressCallback | None) -> PendingCall:
+        """Register the call, then enqueue it, so no reply can arrive before we listen for it."""
+        loop = asyncio.get_running_loop()
+        pending = PendingCall(job=job, future=loop.create_future(), on_progress=on_progress)
+        self.pending[job.call_id] = pending
+        send = functools.partial(
+            self.celery.send_task,
+            task_name(job.tool),
+            kwargs={"job": job.model_dump(mode="json")},
+            task_id=job.call_id,
+            queue=TOOL_QUEUE,
+            headers={"correlation_id": job.correlation_id},
+        )
+        try:
+            await loop.run_in_executor(self._executor, send)
+        except BaseException:
+            self.pending.pop(job.call_id, None)
+            raise
+        return pending
+
+    def forget(self, call_id: str) -> None:
+        """Stop waiting for a call (its client left); the worker still finishes and stores it."""
+        self.pending.pop(call_id, None)
+
+    async def cancel(self, call_id: str) -> None:
+        """Stop a call: a queued one is skipped when picked up, a running one stops between chunks."""
+        pending = self.pending.pop(call_id, None)
+        ttl = self.settings.exai_result_ttl_s
+        outcome = Outcome(
+            call_id=call_id,
+            text="the call was cancelled by the client",
+            is_error=True,
+            error_code="CANCELLED",
+            meta={"correlation_id": pending.job.correlation_id} if pending else {},
+        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            # The cancelled outcome is final: a worker that picks the call up later finds it and
+            # skips the call, and one already running cannot replace it (first outcome wins).
+            pipe.set(result_key(call_id), outcome.model_dump_json(), nx=True, ex=ttl)
+            pipe.set(cancel_key(call_id), "1", ex=ttl)
+            pipe.publish(CANCEL_CHANNEL, call_id)
+            await pipe.execute()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, functools.partial(self.celery.control.revoke, call_id))
+
+    # --- replies --------------------------------------------------------------------------
+    def _deliver(self, event: ProgressEvent | ResultEvent) -> None:
+        pending = self.pending.get(event.call_id)
+        if pending is None:
+            return
+        if isinstance(event, ResultEvent):
+            self.pending.pop(event.call_id, None)
+            if not pending.future.done():
+                pending.future.set_result(event.outcome)
+        else:
+            pending.running = True
+            pending.progress(event.progress, event.total, event.message)
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                if self._subscribed.is_set():
+                    log.info("reply channel resubscribed; re-reading results of calls in flight")
+                    await self._sweep(force=True)
+                self._subscribed.set()
+                delay = 0.1
+                async for message in pubsub.listen():
+                    try:
+                        self._deliver(decode_event(message["data"]))
+                    except ValueError:
+                        log.warning("ignored a malformed message on %s", self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("reply channel lost (%s); resubscribing in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):  # the connection may already be gone
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _sweep_forever(self) -> None:
+        interval = min(self.settings.exai_result_sweep_s, self.settings.exai_progress_interval_s)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("result sweep failed: %s", exc)
+
+    async def _sweep(self, force: bool = False) -> None:
+        now = time.monotonic()
+        wall = time.time()
+        grace = 2 * self.settings.exai_result_sweep_s + 5.0
+        # Heartbeats and deadlines first: they need no Redis.
+        for pending in list(self.pending.values()):
+            if wall > pending.job.deadline + grace:
+                self.pending.pop(pending.job.call_id, None)
+                if not pending.future.done():
+                    pending.future.set_exception(
+                        DeadlineExceeded(
+                            f"no result within the call's {self.settings.exai_call_timeout_s:.0f} s deadline "
+                            "(EXAI_CALL_TIMEOUT_S); the workers may be down or saturated"
+                        )
+                    )
+            elif now - pending.last_sent >= self.settings.exai_progress_interval_s:
+                state = "running" if pending.running else "waiting for a worker"
+                pending.progress(
+                    pending.last_progress, None, f"{state}, {now - pending.started:.0f} s elapsed"
+                )
+        stale = [
+            p.job.call_id
+            for p in self.pending.values()
+            if force or now - p.started >= self.settings.exai_result_sweep_s
+        ]
+        for start in range(0, len(stale), 500):
+            batch = stale[start : start + 500]
+            values = await self.redis.mget([result_key(call_id) for call_id in batch])
+            for call_id, raw in zip(batch, values, strict=True):
+                if raw is not None:
+                    self._deliver(ResultEvent(call_id=call_id, outcome=Outcome.model_validate_json(raw)))

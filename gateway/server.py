@@ -1,0 +1,119 @@
+"""The WebSocket front door: handshake, authentication, frames in and out of a session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
+
+import redis.asyncio as aioredis
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from contracts.queue import make_celery
+from contracts.settings import Settings
+from gateway.auth import Authenticator
+from gateway.calls import CallBroker
+from gateway.session import Session
+from gateway.tool_catalog import ToolCatalog
+
+log = logging.getLogger(__name__)
+MCP_SUBPROTOCOL = Subprotocol("mcp")
+
+
+def select_subprotocol(_: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    # Echo "mcp" when offered (the TypeScript client insists); accept clients that offer nothing.
+    return MCP_SUBPROTOCOL if MCP_SUBPROTOCOL in offered else None
+
+
+class Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.redis = aioredis.Redis.from_url(settings.redis_url, health_check_interval=30)
+        self.broker = CallBroker(settings, make_celery(settings), self.redis)
+        self.catalog = ToolCatalog(page_size=settings.exai_tools_page_size)
+        token = settings.exai_ws_token
+        self.auth = Authenticator({"default": token.get_secret_value()} if token else {})
+        self.sessions: set[Session] = set()
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        identity = self.auth.identify(request)
+        if identity is None:
+            log.warning(
+                "refused a connection from %s: missing or invalid token", connection.remote_address[0]
+            )
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized: missing or invalid token\n")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="exai"'
+            return response
+        connection.identity = identity  # type: ignore[attr-defined]
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        identity: str = getattr(connection, "identity", "anonymous")
+        session = Session(self.broker, self.catalog, identity, connection.send)
+        self.sessions.add(session)
+        writer = asyncio.create_task(session.write_forever())
+        try:
+            async for frame in connection:
+                session.handle(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.sessions.discard(session)
+            writer.cancel()
+            await session.close()
+
+    async def run(
+        self, *, stop: asyncio.Event | None = None, on_ready: Callable[[int], None] | None = None
+    ) -> None:
+        stop = stop or asyncio.Event()
+        await self.broker.start()
+        s = self.settings
+        try:
+            async with serve(
+                self._handle,
+                s.exai_ws_host,
+                s.exai_ws_port,
+                subprotocols=[MCP_SUBPROTOCOL],
+                select_subprotocol=select_subprotocol,
+                process_request=self._process_request,
+                max_size=s.exai_ws_max_frame_bytes,
+                ping_interval=s.exai_ws_ping_interval_s,
+                ping_timeout=s.exai_ws_ping_timeout_s,
+                server_header=None,
+            ) as server:
+                port = next(iter(server.sockets)).getsockname()[1]
+                # A start-up banner, printed whatever LOG_LEVEL is: supervisors and tests wait for it.
+                print(
+                    f"gateway listening on ws://{s.exai_ws_host}:{port}/ (auth "
+                    f"{'required' if self.auth.required else 'off'})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if not self.auth.required and s.exai_ws_host not in ("127.0.0.1", "localhost", "::1"):
+                    log.warning("EXAI_WS_TOKEN is not set and the gateway listens beyond localhost")
+                if on_ready:
+                    on_ready(port)
+                await stop.wait()
+                log.info("gateway stopping; calls in flight keep running and keep their results")
+        finally:
+            await self.broker.close()
+            await self.redis.aclose()
+
+
+def run_gateway(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await Gateway(settings).run(stop=stop)
+
+    asyncio.run(main())
