@@ -1,0 +1,1 @@
+"""The ``exai`` command line: run the stack, its parts, and call tools from a terminal."""

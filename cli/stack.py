@@ -1,0 +1,96 @@
+"""``exai up``: the whole stack on one machine, as child processes stopped together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+
+from cli.local_redis import LocalRedis, free_port
+from contracts.settings import Settings
+
+log = logging.getLogger("exai.up")
+
+EMULATOR_BANNER = """
+==========================================================================
+  No KIMI_API_KEY or GLM_API_KEY is set: the stack runs against the
+  built-in provider EMULATOR at {url}. Replies are synthetic.
+  Set a key (see .env.example) to use the real Kimi / GLM APIs.
+==========================================================================
+"""
+
+
+def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", *args], env=env)
+
+
+def run_stack(settings: Settings, *, workers: int = 1, state_dir: Path | None = None) -> int:
+    env = dict(os.environ)
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    local_redis: LocalRedis | None = None
+    stopping = False
+
+    def stop(_sig: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if "REDIS_URL" not in os.environ:
+            directory = state_dir or Path(tempfile.mkdtemp(prefix="exai-redis-"))
+            local_redis = LocalRedis(directory).start()
+            env["REDIS_URL"] = local_redis.url
+            log.info("started a private Redis at %s (data in %s)", local_redis.url, directory)
+        if not settings.configured_providers():
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            children.append(
+                ("emulator", _child(["emulator", "--host", "127.0.0.1", "--port", str(port)], env))
+            )
+            env.update(
+                KIMI_API_URL=f"{base}/v1",
+                GLM_API_URL=f"{base}/api/paas/v4",
+                KIMI_API_KEY="emulator-placeholder-key",
+                GLM_API_KEY="emulator-placeholder-key",
+            )
+            sys.stderr.write(EMULATOR_BANNER.format(url=base))
+        for index in range(workers):
+            children.append((f"worker-{index + 1}", _child(["cli.main", "worker"], env)))
+        children.append(("gateway", _child(["cli.main", "gateway"], env)))
+        log.info(
+            "stack up: gateway on ws://%s:%d/ (Ctrl-C stops everything)",
+            settings.exai_ws_host,
+            settings.exai_ws_port,
+        )
+        while not stopping:
+            for name, process in children:
+                if process.poll() is not None:
+                    log.error("%s exited with code %s; stopping the stack", name, process.returncode)
+                    return 1
+            time.sleep(0.2)
+        return 0
+    finally:
+        _stop_all(children)
+        if local_redis is not None:
+            local_redis.stop()
+
+
+def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]], timeout: float = 15.0) -> None:
+    for _, process in reversed(children):
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + timeout
+    for name, process in reversed(children):
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in time; killing it", name)
+            process.kill()
+            process.wait()

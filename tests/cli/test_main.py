@@ -1,0 +1,110 @@
+"""The ``exai`` command as a user runs it: real processes, real ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import ManagedProcess
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("EXAI_", "KIMI_", "GLM_", "MOONSHOT_", "ZHIPUAI_", "REDIS_URL"))
+    }
+    env.update(extra)
+    return env
+
+
+def exai(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=tmp_path,
+        env=clean_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_config_check_names_the_bad_variable_and_exits_2(tmp_path: Path) -> None:
+    """A bad port stops start-up with the variable's name."""
+    done = exai(tmp_path, "config", "--check", EXAI_WS_PORT="70000")
+    assert done.returncode == 2
+    assert "EXAI_WS_PORT" in done.stderr
+
+
+def test_config_prints_the_effective_settings_with_secrets_masked(tmp_path: Path) -> None:
+    """Secrets show as stars; everything else as set."""
+    done = exai(tmp_path, "config", KIMI_API_KEY="sk-secret-do-not-print", EXAI_WS_PORT="9001")
+    assert done.returncode == 0, done.stderr
+    view = json.loads(done.stdout)
+    assert view["EXAI_WS_PORT"] == 9001
+    assert view["KIMI_API_KEY"] == "********"
+    assert "sk-secret-do-not-print" not in done.stdout + done.stderr
+
+
+def test_call_reports_an_unreachable_gateway_clearly(tmp_path: Path) -> None:
+    """No gateway: a one-line error and exit 1, no traceback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = exai(tmp_path, "call", "version", "--url", f"ws://127.0.0.1:{port}/", "--timeout", "5")
+    assert done.returncode == 1
+    assert done.stderr.startswith("exai call:")
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.e2e
+def test_up_runs_the_whole_stack_on_the_emulator_and_stops_it_on_ctrl_c(tmp_path: Path) -> None:
+    """`exai up` with no keys and no REDIS_URL: emulator banner, a working call, clean shutdown."""
+    env = clean_env(tmp_path, EXAI_WS_PORT="0", PYTHONUNBUFFERED="1")
+    up = ManagedProcess(
+        "up", ["-m", "cli.main", "up", "--state-dir", str(tmp_path / "redis")], env, tmp_path / "up.log"
+    )
+    try:
+        up.start(r"gateway listening on", timeout=60)
+        log = up.text()
+        assert "provider EMULATOR" in log
+        url = up.wait_for(r"gateway listening on (ws://[\d.]+:\d+/)").group(1)
+        redis_port = int(up.wait_for(r"private Redis at redis://127.0.0.1:(\d+)").group(1))
+        up.wait_for(r"exai worker ready", timeout=60)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "call",
+                "chat",
+                "prompt=hello from the cli",
+                "--url",
+                url,
+                "--timeout",
+                "30",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "hello from the cli" in done.stdout
+        up.signal(signal.SIGINT)
+        assert up.process is not None
+        assert up.process.wait(30) == 0
+        for port in (redis_port, int(url.rsplit(":", 1)[1].strip("/"))):
+            with socket.socket() as sock, pytest.raises(OSError):
+                sock.settimeout(1)
+                sock.connect(("127.0.0.1", port))
+    finally:
+        up.stop()
