@@ -8,7 +8,6 @@ emulator answering at once: MCP ``chat`` through gateway → queue → worker �
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
 from pathlib import Path
@@ -16,23 +15,16 @@ from typing import Any
 
 from celery import Celery
 
+from bench.client import LeanClient, lean_client
 from bench.stats import summary
 from contracts.queue import make_celery
 from contracts.settings import Settings
-from tests.support.clients import RawClient, raw_client
 from tests.support.stack import Stack
 
-_ids = itertools.count(1)
-
-
-async def mcp_call(client: RawClient, prompt: str) -> float:
-    msg_id = next(_ids)
+async def mcp_call(client: LeanClient, prompt: str) -> float:
     started = time.perf_counter()
-    answer = await client.request(msg_id, "tools/call", {"name": "chat", "arguments": {"prompt": prompt}})
-    elapsed = time.perf_counter() - started
-    if answer.get("result", {}).get("isError") is not False:
-        raise RuntimeError(f"call failed: {answer}")
-    return elapsed
+    await client.call("chat", {"prompt": prompt})
+    return time.perf_counter() - started
 
 
 def celery_call(app: Celery) -> float:
@@ -46,8 +38,7 @@ def celery_call(app: Celery) -> float:
 async def latency(stack: Stack, app: Celery, rounds: int, block: int) -> dict[str, Any]:
     mcp: list[float] = []
     raw: list[float] = []
-    async with raw_client(stack.authed_url) as client:
-        await client.initialize()
+    async with lean_client(stack.authed_url) as client:
         for _ in range(5):  # warm up both paths
             await mcp_call(client, "warm up")
             await asyncio.to_thread(celery_call, app)
@@ -66,8 +57,7 @@ async def latency(stack: Stack, app: Celery, rounds: int, block: int) -> dict[st
 
 
 async def throughput(stack: Stack, total: int, in_flight: int) -> dict[str, Any]:
-    async with raw_client(stack.authed_url) as client:
-        await client.initialize()
+    async with lean_client(stack.authed_url) as client:
         gate = asyncio.Semaphore(in_flight)
 
         async def one(i: int) -> None:
