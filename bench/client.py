@@ -46,8 +46,14 @@ class LeanClient:
 async def lean_client(url: str) -> AsyncIterator[LeanClient]:
     async with connect(url, subprotocols=[Subprotocol("mcp")], max_size=None) as ws:
         client = LeanClient(ws)
-        await client.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
-                                            "clientInfo": {"name": "bench", "version": "1"}})
+        await client.request(
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "bench", "version": "1"},
+            },
+        )
         await ws.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
         try:
             yield client

@@ -21,6 +21,7 @@ from contracts.queue import make_celery
 from contracts.settings import Settings
 from tests.support.stack import Stack
 
+
 async def mcp_call(client: LeanClient, prompt: str) -> float:
     started = time.perf_counter()
     await client.call("chat", {"prompt": prompt})
