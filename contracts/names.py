@@ -35,3 +35,16 @@ def cancel_key(call_id: str) -> str:
 
 def reply_channel(gateway_id: str) -> str:
     return REPLY_CHANNEL.format(gateway_id=gateway_id)
+
+
+# Shared state written by workers and read by the gateway and monitoring.
+BREAKER_KEY = PREFIX + "breaker:{provider}"  # hash: state, failures, opened_at, last_error
+WORKER_HEARTBEAT_KEY = PREFIX + "worker:{hostname}"  # JSON with a TTL, refreshed by each worker
+
+
+def breaker_key(provider: str) -> str:
+    return BREAKER_KEY.format(provider=provider)
+
+
+def worker_heartbeat_key(hostname: str) -> str:
+    return WORKER_HEARTBEAT_KEY.format(hostname=hostname)
