@@ -1,5 +1,6 @@
 """Tool specifications: names, schemas and annotations, shared by gateway and workers.
 
+The specs themselves live in ``contracts.tool_specs`` (simple, workflow and provider-specific tools).
 The gateway lists and validates tools from these specs without importing any implementation; the
 workers register one Celery task per spec (``contracts.names.task_name``) and a test fails if a spec
 has no implementation or an implementation has no spec.
@@ -34,6 +35,8 @@ class ToolSpec:
             "inputSchema": self.input_schema,
             "outputSchema": self.output_schema,
             "annotations": {"title": self.title, **self.annotations},
+            # Every call is durable: it may be started as an MCP task (tools/call with params.task).
+            "execution": {"taskSupport": "optional"},
         }
 
 
@@ -84,85 +87,12 @@ def envelope_schema(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
-_MODEL = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": 128,
-    "description": "Model name (see listmodels), or 'auto' to let the server choose.",
-}
+def _collect() -> dict[str, ToolSpec]:
+    # Imported here, not at the top: the spec modules take ToolSpec and envelope_schema from this one.
+    from contracts.tool_specs import provider, simple, workflow
 
-CHAT = ToolSpec(
-    name="chat",
-    title="Chat",
-    description=(
-        "Ask a Kimi or GLM model a question and get its answer: brainstorming, second opinions, "
-        "explanations. Streams progress while the model writes."
-    ),
-    input_schema={
-        "type": "object",
-        "properties": {
-            "prompt": {"type": "string", "minLength": 1, "description": "The question or request."},
-            "model": _MODEL,
-            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-            "system_prompt": {"type": "string", "description": "Replaces the default system prompt."},
-            "max_tokens": {"type": "integer", "minimum": 1, "description": "Cap on the reply's length."},
-        },
-        "required": ["prompt"],
-        "additionalProperties": False,
-    },
-    output_schema=envelope_schema(),
-    annotations={
-        "readOnlyHint": True,
-        "destructiveHint": False,
-        "idempotentHint": False,
-        "openWorldHint": True,
-    },
-)
+    specs = (*simple.SPECS, *workflow.SPECS, *provider.SPECS)
+    return {spec.name: spec for spec in specs}
 
-LISTMODELS = ToolSpec(
-    name="listmodels",
-    title="List models",
-    description="List the models this server can use, by provider, with their context windows.",
-    input_schema={"type": "object", "properties": {}, "additionalProperties": False},
-    output_schema=envelope_schema(
-        {
-            "models": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "name": {"type": "string"},
-                        "provider": {"type": "string"},
-                        "context_window": {"type": "integer"},
-                        "configured": {"type": "boolean"},
-                    },
-                    "required": ["name", "provider", "context_window", "configured"],
-                },
-            }
-        }
-    ),
-    annotations={
-        "readOnlyHint": True,
-        "destructiveHint": False,
-        "idempotentHint": True,
-        "openWorldHint": False,
-    },
-)
 
-VERSION = ToolSpec(
-    name="version",
-    title="Server version",
-    description="Show the server's version, protocol versions and configured providers.",
-    input_schema={"type": "object", "properties": {}, "additionalProperties": False},
-    output_schema=envelope_schema(
-        {"version": {"type": "string"}, "providers": {"type": "array", "items": {"type": "string"}}}
-    ),
-    annotations={
-        "readOnlyHint": True,
-        "destructiveHint": False,
-        "idempotentHint": True,
-        "openWorldHint": False,
-    },
-)
-
-SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in (CHAT, LISTMODELS, VERSION)}
+SPECS: dict[str, ToolSpec] = _collect()

@@ -30,6 +30,20 @@ text (``finish_reason: "length"``). Directives in the last user message change o
 
 A malformed directive is answered with the provider's 400 invalid-request error.
 
+Thinking and web search:
+
+* ``"thinking": {"type": "enabled"}`` in the body adds 8 tokens of ``reasoning_content`` (unless
+  ``emulate:reasoning=N`` sets the number).
+* Kimi, ``tools`` holding ``{"type": "builtin_function", "function": {"name": "$web_search"}}``: the
+  first answer is a call of ``$web_search`` (``finish_reason: "tool_calls"``); once the client has
+  echoed it back as a ``{"role": "tool", "name": "$web_search"}`` message after the last user
+  message, the answer is the usual text with ``[web search: 3 results]`` after the header. With
+  thinking enabled as well, it answers 400, as Kimi does.
+* GLM, ``tools`` holding ``{"type": "web_search", ...}``: the text carries the same mark, and the
+  body (or the first stream chunk) carries ``web_search``: the results.
+* ``POST /api/paas/v4/web_search`` ``{"search_query", "count"?}`` - GLM's search API:
+  ``search_result`` with ``count`` (default 10) deterministic results.
+
 Control endpoints:
 
 * ``POST /_emulator/faults`` with ``{"provider": "kimi"|"glm"|"*", "kind": K, "count": N,

@@ -46,7 +46,10 @@ class Completion:
         if self.reply.tool_call is not None:
             message["tool_calls"] = self._tool_calls()
         choice = {"index": 0, "message": message, "finish_reason": self.reply.finish_reason}
-        return {**self._envelope("chat.completion"), "choices": [choice], "usage": self.usage()}
+        out = {**self._envelope("chat.completion"), "choices": [choice], "usage": self.usage()}
+        if self.reply.web_search:
+            out["web_search"] = list(self.reply.web_search)
+        return out
 
     def _chunk(self, delta: dict[str, Any]) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "finish_reason": None}
@@ -66,7 +69,10 @@ class Completion:
                 deltas.append({"tool_calls": [tool]})
         if deltas:
             deltas[0] = {"role": "assistant", **deltas[0]}
-        return [self._chunk(delta) for delta in deltas]
+        chunks = [self._chunk(delta) for delta in deltas]
+        if chunks and self.reply.web_search:
+            chunks[0]["web_search"] = list(self.reply.web_search)  # GLM sends them up front
+        return chunks
 
     def final_chunk(self) -> dict[str, Any]:
         chunk = self._chunk({})

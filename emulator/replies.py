@@ -14,6 +14,9 @@ from typing import Any
 
 FILLER = ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit")
 REASONING = ("thinking", "about", "the", "question")
+THINKING_TOKENS = 8  # reasoning tokens sent when thinking is enabled and no directive sets a number
+SEARCH_RESULTS = 3  # results one emulated web search finds
+KIMI_SEARCH = "$web_search"
 _DIRECTIVE = re.compile(r"emulate:([a-z_]+)=(\S+)")
 _PIECE = re.compile(r"\s*\S+")
 _NUMERIC: dict[str, type[int] | type[float]] = {
@@ -54,6 +57,7 @@ class Reply:
     finish_reason: str = "stop"
     prompt_tokens: int = 0
     directives: Directives = field(default_factory=Directives)
+    web_search: tuple[dict[str, str], ...] = ()  # GLM: results reported at the top level
 
     @property
     def content(self) -> str:
@@ -124,20 +128,81 @@ def _reply_words(provider: str, model: str, prompt: str, tokens: int | None) -> 
     return words + [FILLER[i % len(FILLER)] for i in range(tokens - len(words))]
 
 
+def search_results(query: str, count: int = SEARCH_RESULTS) -> list[dict[str, str]]:
+    """Deterministic search results for ``query`` (what both search paths report)."""
+    words = "-".join(query.split()[:6]) or "empty"
+    return [
+        {
+            "title": f"Result {i} for {query}",
+            "link": f"https://example.org/search/{words}/{i}",
+            "content": f"Emulated page {i} about {query}.",
+            "media": "example.org",
+            "refer": f"ref_{i}",
+            "publish_date": "2026-01-01",
+        }
+        for i in range(1, count + 1)
+    ]
+
+
+def _thinking_enabled(body: Mapping[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    return isinstance(thinking, Mapping) and thinking.get("type") == "enabled"
+
+
+def _tool_named(body: Mapping[str, Any], kind: str, name: str | None = None) -> bool:
+    for tool in body.get("tools") or ():
+        if not isinstance(tool, Mapping) or tool.get("type") != kind:
+            continue
+        function = tool.get("function")
+        if name is None or (isinstance(function, Mapping) and function.get("name") == name):
+            return True
+    return False
+
+
+def _searched(messages: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the client already echoed a $web_search call back after the last user message."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return False
+        if message.get("role") == "tool" and message.get("name") == KIMI_SEARCH:
+            return True
+    return False
+
+
 def plan_reply(provider: str, body: Mapping[str, Any]) -> Reply:
-    """The whole reply to a chat request; raises BadDirective for an unusable ``emulate:`` directive."""
+    """The whole reply to a chat request; raises BadDirective for an unusable ``emulate:`` directive.
+
+    Thinking (``thinking.type == "enabled"``) adds reasoning tokens. Kimi's ``$web_search`` builtin
+    first answers with a call of that tool, then - once the client echoed it back - with the text;
+    GLM's ``web_search`` tool answers at once and reports its results. Both mark the text with
+    ``[web search: N results]`` after the header.
+    """
     messages: Sequence[Mapping[str, Any]] = body["messages"]
     prompt = last_user_text(messages)
     directives = parse_directives(prompt)
     prompt_tokens = sum(count_tokens(message_text(m)) for m in messages)
-    reasoning = _words_to_pieces([REASONING[i % len(REASONING)] for i in range(directives.reasoning)])
+    thinking = directives.reasoning or (THINKING_TOKENS if _thinking_enabled(body) else 0)
+    reasoning = _words_to_pieces([REASONING[i % len(REASONING)] for i in range(thinking)])
+    kimi_search = provider == "kimi" and _tool_named(body, "builtin_function", KIMI_SEARCH)
+    glm_search = provider == "glm" and _tool_named(body, "web_search")
+    if kimi_search and _thinking_enabled(body):
+        raise BadDirective("$web_search is not available while thinking is enabled")
+    if kimi_search and not _searched(messages):
+        arguments = json.dumps(
+            {"search_result": {"search_id": "emulated-search"}, "usage": {"total_tokens": 9}}
+        )
+        call = ToolCall(f"{KIMI_SEARCH}:0", KIMI_SEARCH, tuple(_PIECE.findall(arguments)))
+        return Reply((), (), call, "tool_calls", prompt_tokens, directives)
     if directives.tool is not None:
         arguments = json.dumps({"echo": prompt})
         call = ToolCall(f"{directives.tool}:0", directives.tool, tuple(_PIECE.findall(arguments)))
         return Reply((), reasoning, call, "tool_calls", prompt_tokens, directives)
-    words = _reply_words(provider, str(body["model"]), prompt, directives.tokens)
+    searched = kimi_search or glm_search
+    marked = f"[web search: {SEARCH_RESULTS} results] {prompt}" if searched else prompt
+    words = _reply_words(provider, str(body["model"]), marked, directives.tokens)
     finish = "stop"
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, int) and 0 < max_tokens < len(words):
         words, finish = words[:max_tokens], "length"
-    return Reply(_words_to_pieces(words), reasoning, None, finish, prompt_tokens, directives)
+    results = tuple(search_results(prompt)) if glm_search else ()
+    return Reply(_words_to_pieces(words), reasoning, None, finish, prompt_tokens, directives, results)

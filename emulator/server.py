@@ -18,7 +18,7 @@ from contracts.models import DEFAULT_MODELS
 from emulator.completions import Completion
 from emulator.errors import error_response
 from emulator.faults import Fault, FaultQueue, parse_fault
-from emulator.replies import BadDirective, plan_reply
+from emulator.replies import BadDirective, plan_reply, search_results
 from emulator.stats import Stats
 
 PREFIXES = {"kimi": "/v1", "glm": "/api/paas/v4"}
@@ -56,6 +56,7 @@ def create_app(latency_ms: float = 0, tokens_per_second: float = 0) -> web.Appli
     for provider, prefix in PREFIXES.items():
         app.router.add_get(f"{prefix}/models", _models_handler(provider))
         app.router.add_post(f"{prefix}/chat/completions", _chat_handler(provider))
+    app.router.add_post(f"{PREFIXES['glm']}/web_search", _glm_web_search)
     app.router.add_post("/_emulator/faults", _add_fault)
     app.router.add_get("/_emulator/stats", _stats)
     app.router.add_post("/_emulator/reset", _reset)
@@ -216,6 +217,32 @@ def _drop_connection(request: web.Request, response: web.StreamResponse | None =
         request.transport.close()
     # Never reaches the client: aiohttp finds the transport closed and discards the rest quietly.
     return web.Response() if response is None else response
+
+
+async def _glm_web_search(request: web.Request) -> web.StreamResponse:
+    """GLM's search API: ``search_result`` for ``search_query``, ``count`` results (default 10)."""
+    try:
+        body: Any = await request.json()
+    except ValueError:
+        body = None
+    request.app[STATE].stats.record_call("glm", _request_id(request, "glm", body), body)
+    if not _authorized(request):
+        return error_response("glm", "auth")
+    query = body.get("search_query") if isinstance(body, dict) else None
+    if not isinstance(query, str) or not query.strip():
+        return error_response("glm", "bad_request", message="search_query is required")
+    count = body.get("count", 10)
+    if not isinstance(count, int) or not 1 <= count <= 50:
+        return error_response("glm", "bad_request", message="count must be an integer from 1 to 50")
+    return web.json_response(
+        {
+            "id": f"search-{uuid.uuid4().hex}",
+            "created": int(time.time()),
+            "request_id": _request_id(request, "glm", body),
+            "search_intent": [{"query": query, "intent": "SEARCH_ALWAYS", "keywords": query}],
+            "search_result": search_results(query, count),
+        }
+    )
 
 
 # --- control endpoints ------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class ChatResponse:
     reasoning: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     request_id: str | None = None  # the provider's id for the completion, when it sends one
+    web_search: list[dict[str, Any]] | None = None  # GLM: the search results the answer used
 
 
 # Called with each streamed piece of text and the running count of completion chunks.

@@ -60,7 +60,16 @@ def parse_completion(provider: str, model: str, body: Any) -> ChatResponse:
         reasoning=_text(message.get("reasoning_content")),
         tool_calls=list(tool_calls) if isinstance(tool_calls, list) and tool_calls else None,
         request_id=_text(body.get("id")),
+        web_search=_web_search(body),
     )
+
+
+def _web_search(body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """GLM's search results, sent at the top level of a completion (or of a stream chunk)."""
+    found = body.get("web_search")
+    if not isinstance(found, list):
+        return None
+    return [dict(item) for item in found if isinstance(item, Mapping)] or None
 
 
 class StreamAccumulator:
@@ -79,12 +88,14 @@ class StreamAccumulator:
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.completion_id: str | None = None
+        self.web_search: list[dict[str, Any]] | None = None
 
     def add(self, chunk: Mapping[str, Any]) -> str | None:
         """Take one chunk; returns its content text, if it carries any."""
         self.completion_id = self.completion_id or _text(chunk.get("id"))
         self.model = _text(chunk.get("model")) or self.model
         self.usage = usage_of(chunk) or self.usage
+        self.web_search = _web_search(chunk) or self.web_search
         choice = _first_choice(chunk)
         if choice is None:
             return None
@@ -127,4 +138,5 @@ class StreamAccumulator:
             reasoning="".join(self.reasoning) or None,
             tool_calls=calls or None,
             request_id=self.completion_id,
+            web_search=self.web_search,
         )

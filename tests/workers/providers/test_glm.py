@@ -51,7 +51,9 @@ def test_plain_chat_echoes_the_prompt_and_sends_request_id_in_header_and_body(
     """The reply echoes the prompt; the request id travels as X-Request-ID and as the request_id field."""
     answer = client.chat(ask("hello glm", thinking={"type": "enabled"}), request_id="glm-1", deadline=soon())
     assert answer.text == "[emulated glm glm-4.6] hello glm"
-    assert answer.usage == Usage(prompt_tokens=2, completion_tokens=5, total_tokens=7)
+    # Thinking on: the emulator adds 8 reasoning tokens, which count as completion tokens.
+    assert answer.reasoning is not None and len(answer.reasoning.split()) == 8
+    assert answer.usage == Usage(prompt_tokens=2, completion_tokens=13, total_tokens=15)
     stats = control.stats()
     assert stats["by_request_id"] == {"glm-1": 1}
     last = stats["last_body"]["glm"]
@@ -143,3 +145,24 @@ def test_hang_disconnect_cancel_and_deadline_behave_as_for_kimi(
 def test_list_models_returns_the_glm_model_names(client: GlmClient) -> None:
     """GET /models is read into model ids."""
     assert "glm-4.6" in client.list_models(deadline=soon())
+
+
+def test_web_search_api_returns_the_results_and_sends_the_request_id(
+    client: GlmClient, control: EmulatorControl
+) -> None:
+    """POST /web_search answers search_result; the request id travels like a chat call's."""
+    answer = client.web_search({"search_query": "gevent", "count": 2}, request_id="search-1", deadline=soon())
+    assert [r["title"] for r in answer["search_result"]] == ["Result 1 for gevent", "Result 2 for gevent"]
+    assert control.stats()["last_body"]["glm"]["request_id"] == "search-1"
+
+
+def test_web_search_tool_results_are_read_from_a_streamed_answer(client: GlmClient) -> None:
+    """The web_search list GLM sends at the top level of a chunk ends up on the response."""
+    request = ChatRequest(
+        model="glm-4.6",
+        messages=[{"role": "user", "content": "news"}],
+        tools=[{"type": "web_search", "web_search": {"enable": True}}],
+    )
+    answer = client.chat(request, request_id="glm-ws", deadline=soon(), on_delta=lambda _t, _n: None)
+    assert answer.web_search is not None and len(answer.web_search) == 3
+    assert "[web search: 3 results]" in answer.text
