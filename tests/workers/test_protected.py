@@ -1,0 +1,93 @@
+"""Provider clients behind breakers and leases, against the real emulator and a real Redis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from contracts.errors import ProviderError
+from contracts.names import breaker_key
+from contracts.settings import Settings
+from tests.support.emulator import EmulatorControl, running_emulator
+from tests.workers.redis_fixture import redis_client
+from workers.breaker import KIND_CIRCUIT_OPEN, Breaker
+from workers.leases import Leases
+from workers.protected import ProtectedClient
+from workers.providers.base import ChatRequest
+from workers.providers.kimi import KimiClient
+
+__all__ = ["redis_client"]
+
+
+@pytest.fixture(scope="module")
+def emulator_url() -> Iterator[str]:
+    with running_emulator() as url:
+        yield url
+
+
+@pytest.fixture
+def protected(
+    emulator_url: str, redis_client: redis.Redis
+) -> Iterator[tuple[ProtectedClient, EmulatorControl]]:
+    redis_client.flushdb()
+    control = EmulatorControl(emulator_url)
+    control.reset()
+    inner = KimiClient("sk-test-kimi", base_url=f"{emulator_url}/v1", connect_timeout_s=2, read_timeout_s=5)
+    breaker = Breaker(redis_client, threshold=2, cooldown_s=60)
+    client = ProtectedClient(
+        inner, breaker, Leases(redis_client, ttl_s=30), Settings(exai_provider_max_in_flight=1)
+    )
+    yield client, control
+    client.close()
+
+
+def chat(client: ProtectedClient, model: str) -> str:
+    request = ChatRequest(model=model, messages=[{"role": "user", "content": "hi"}])
+    return client.chat(request, request_id="r", deadline=time.time() + 10).text
+
+
+def test_a_busy_model_opens_its_own_breaker_and_leaves_the_provider_usable(
+    protected: tuple[ProtectedClient, EmulatorControl], redis_client: redis.Redis
+) -> None:
+    """Two "overloaded" answers for one model: that model fails fast, another Kimi model still works."""
+    client, control = protected
+    control.fault("overloaded", provider="kimi", count=2)
+    for _ in range(2):
+        with pytest.raises(ProviderError):
+            chat(client, "kimi-k2.6")
+    with pytest.raises(ProviderError) as refused:
+        chat(client, "kimi-k2.6")
+    assert refused.value.kind == KIND_CIRCUIT_OPEN and "kimi-k2.6" in refused.value.message
+    assert "kimi-k3" in chat(client, "kimi-k3")
+    assert redis_client.hget(breaker_key("kimi:kimi-k2.6"), "state") == b"open"
+    assert redis_client.hget(breaker_key("kimi"), "state") == b"closed"
+    assert control.stats()["calls"]["kimi"] == 3  # the refused call never reached the provider
+
+
+def test_server_errors_open_the_providers_breaker_for_every_model(
+    protected: tuple[ProtectedClient, EmulatorControl], redis_client: redis.Redis
+) -> None:
+    """Provider-wide failures refuse all its models; a success elsewhere does not create model records."""
+    client, control = protected
+    chat(client, "kimi-k2.6")
+    assert not redis_client.exists(breaker_key("kimi:kimi-k2.6"))
+    control.fault("server_error", provider="kimi", count=2)
+    for _ in range(2):
+        with pytest.raises(ProviderError):
+            chat(client, "kimi-k3")
+    with pytest.raises(ProviderError) as refused:
+        chat(client, "kimi-k2.6")
+    assert refused.value.kind == KIND_CIRCUIT_OPEN and refused.value.retry_after is not None
+
+
+def test_a_call_takes_and_gives_back_its_capacity_lease(
+    protected: tuple[ProtectedClient, EmulatorControl], redis_client: redis.Redis
+) -> None:
+    """With a cap of one, calls in sequence all run: each lease is released when its call ends."""
+    client, _ = protected
+    for _ in range(3):
+        chat(client, "kimi-k2.6")
+    assert redis_client.zcard("exai:lease:kimi") == 0

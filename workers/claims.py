@@ -1,0 +1,109 @@
+"""Which worker is running which call, kept alive in Redis for as long as that worker lives.
+
+A worker claims a call before running it and refreshes its claims every few seconds. When the
+worker dies (``kill -9``, OOM, lost host) its claims lapse after ``EXAI_CLAIM_TTL_S``, and the
+reaper (``workers.reaper``) hands the call's unacknowledged queue message to another worker. A
+second delivery of a call that a live worker still runs finds the claim and steps aside, so the
+provider never sees the same call twice at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+import redis
+
+from contracts.names import claim_key
+
+log = logging.getLogger(__name__)
+
+# A claim parked while its call waits for a scheduled retry; any worker may take it over.
+RETRY_PREFIX = "retry:"
+
+# Take the claim if it is free, ours already, or parked for a retry.
+_ACQUIRE = """
+local held = redis.call('GET', KEYS[1])
+if (not held) or held == ARGV[1] or string.sub(held, 1, 6) == 'retry:' then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+# Delete or refresh the claim only while it is still ours.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_REFRESH = """
+local held = redis.call('GET', KEYS[1])
+if (not held) or held == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Claims:
+    def __init__(self, client: redis.Redis, ttl_s: float, owner: str | None = None) -> None:
+        self._client = client
+        self._ttl_ms = int(ttl_s * 1000)
+        self.owner = owner or worker_identity()
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._acquire = client.register_script(_ACQUIRE)
+        self._release = client.register_script(_RELEASE)
+        self._refresh = client.register_script(_REFRESH)
+
+    def acquire(self, call_id: str) -> bool:
+        """Claim ``call_id`` for this worker; False when another live worker is running it."""
+        if not self._acquire(keys=[claim_key(call_id)], args=[self.owner, self._ttl_ms]):
+            return False
+        with self._lock:
+            self._held.add(call_id)
+        return True
+
+    def release(self, call_id: str) -> None:
+        with self._lock:
+            self._held.discard(call_id)
+        self._release(keys=[claim_key(call_id)], args=[self.owner])
+
+    def park_for_retry(self, call_id: str, countdown_s: float) -> None:
+        """Keep the call off the reaper's list while its retry waits, then let any worker take it."""
+        with self._lock:
+            self._held.discard(call_id)
+        ttl_ms = int(countdown_s * 1000) + self._ttl_ms
+        self._client.set(claim_key(call_id), f"{RETRY_PREFIX}{self.owner}", px=ttl_ms)
+
+    def refresh(self) -> None:
+        with self._lock:
+            held = list(self._held)
+        for call_id in held:
+            if not self._refresh(keys=[claim_key(call_id)], args=[self.owner, self._ttl_ms]):
+                log.warning("lost the claim on %s to another worker", call_id)
+
+    def start(self) -> None:
+        """Refresh this worker's claims in the background, three times per claim lifetime."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="exai-claims", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        interval = self._ttl_ms / 3000
+        while True:
+            time.sleep(interval)
+            try:
+                self.refresh()
+            except redis.RedisError as exc:
+                log.warning("could not refresh call claims: %s", exc)

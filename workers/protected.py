@@ -1,0 +1,156 @@
+"""Provider clients behind their circuit breaker and the shared in-flight limits.
+
+Every chat call asks the provider's breaker first (an open breaker fails the call at once with a
+``circuit_open`` error naming when to retry), then takes a capacity lease in the ``global`` and the
+provider's scope, waiting for a free slot up to the call's deadline (never longer), and reports how
+the call went back to the breaker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from contracts.errors import KIND_OVERLOADED, DeadlineExceeded, ProviderError
+from contracts.settings import Settings
+from workers.breaker import KIND_CIRCUIT_OPEN, Breaker, Decision
+from workers.cancellation import CancelToken
+from workers.leases import GLOBAL_SCOPE, Lease, LeaseFull, Leases
+from workers.providers.base import ChatRequest, ChatResponse, OnDelta, ProviderClient
+from workers.providers.classify import display_name
+
+log = logging.getLogger(__name__)
+
+# Failures that concern one model (GLM "model busy", Kimi "engine overloaded"), not its provider.
+MODEL_KINDS = frozenset({KIND_OVERLOADED})
+
+
+def model_breaker_scope(provider: str, model: str) -> str:
+    """The breaker of one model: ``exai:breaker:<provider>:<model>``, same hash shape."""
+    return f"{provider}:{model}"
+
+
+# How long a call waiting for capacity sleeps between two tries, at first and at most.
+LEASE_POLL_MIN_S = 0.05
+LEASE_POLL_MAX_S = 1.0
+
+
+class ProtectedClient:
+    def __init__(self, inner: ProviderClient, breaker: Breaker, leases: Leases, settings: Settings) -> None:
+        self._inner = inner
+        self._breaker = breaker
+        self._leases = leases
+        self._settings = settings
+        self.name = inner.name
+
+    def chat(
+        self,
+        request: ChatRequest,
+        *,
+        request_id: str,
+        deadline: float,
+        cancel: CancelToken | None = None,
+        on_delta: OnDelta | None = None,
+    ) -> ChatResponse:
+        model_scope = model_breaker_scope(self.name, request.model)
+        # The model's own breaker first: refusing there must not use up the provider's probe.
+        self._check(model_scope, f"{display_name(self.name)} model {request.model}", "another model")
+        self._check(self.name, display_name(self.name), "a model of another provider")
+        lease = self._lease(deadline, cancel)
+        try:
+            response = self._inner.chat(
+                request, request_id=request_id, deadline=deadline, cancel=cancel, on_delta=on_delta
+            )
+        except ProviderError as exc:
+            # A busy model says nothing about the provider's other models: it opens that model's
+            # breaker only. Anything else transient, or a bad key, counts against the provider.
+            scope = model_scope if exc.kind in MODEL_KINDS else self.name
+            with contextlib.suppress(redis.RedisError):
+                self._breaker.record_failure(scope, exc.kind, exc.message)
+            raise
+        finally:
+            with contextlib.suppress(redis.RedisError):  # an unreleased lease lapses by itself
+                self._leases.release(lease)
+        with contextlib.suppress(redis.RedisError):
+            self._breaker.record_success(self.name)
+            self._breaker.record_success(model_scope, only_if_tracked=True)
+        return response
+
+    def _check(self, scope: str, what: str, alternative: str) -> None:
+        """Raise a ``circuit_open`` provider error when ``scope``'s breaker refuses the call."""
+        try:
+            decision = self._breaker.allow(scope)
+        except redis.RedisError as exc:
+            # Breakers and leases protect the provider; they must not fail calls while Redis
+            # restarts, so both fail open until it is back.
+            log.warning("circuit breaker %s unavailable (%s); letting the call through", scope, exc)
+            decision = Decision(True)
+        if decision.allowed:
+            return
+        state = self._breaker.state(scope)
+        raise ProviderError(
+            f"{what} is failing and its circuit breaker is open "
+            f"(last error: {state.get('last_error') or 'unknown'}); calls to it fail fast for "
+            f"{decision.retry_after_s:.0f} s more: retry then, or use model 'auto' or {alternative}",
+            provider=self.name,
+            kind=KIND_CIRCUIT_OPEN,
+            retry_after=decision.retry_after_s,
+        )
+
+    def _lease(self, deadline: float, cancel: CancelToken | None) -> Lease:
+        limits = {
+            GLOBAL_SCOPE: self._settings.exai_max_in_flight,
+            self.name: self._settings.exai_provider_max_in_flight,
+        }
+        pause = LEASE_POLL_MIN_S
+        waited_from = time.monotonic()
+        while True:
+            try:
+                return self._leases.try_acquire(limits)
+            except redis.RedisError as exc:
+                log.warning("capacity leases unavailable (%s); letting the call through", exc)
+                return Lease("", ())
+            except LeaseFull as full:
+                if cancel is not None:
+                    cancel.raise_if_set()
+                if time.time() + pause >= deadline:
+                    raise DeadlineExceeded(
+                        f"waited {time.monotonic() - waited_from:.0f} s for a free slot ({full}; "
+                        "EXAI_MAX_IN_FLIGHT / EXAI_PROVIDER_MAX_IN_FLIGHT) until the call's deadline "
+                        f"(EXAI_CALL_TIMEOUT_S={self._settings.exai_call_timeout_s:.0f}); retry later"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, LEASE_POLL_MAX_S)
+
+    def list_models(self, *, deadline: float) -> list[str]:
+        return self._inner.list_models(deadline=deadline)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class ProtectedPool:
+    """Wraps a provider lookup so every client it hands out is a :class:`ProtectedClient`."""
+
+    def __init__(
+        self, get: Callable[[str], ProviderClient], breaker: Breaker, leases: Leases, settings: Settings
+    ) -> None:
+        self._get = get
+        self._breaker = breaker
+        self._leases = leases
+        self._settings = settings
+        self._clients: dict[str, ProviderClient] = {}
+        self._lock = threading.Lock()
+
+    def get(self, provider: str) -> ProviderClient:
+        with self._lock:
+            client = self._clients.get(provider)
+            if client is None:
+                client = ProtectedClient(self._get(provider), self._breaker, self._leases, self._settings)
+                self._clients[provider] = client
+            return client
