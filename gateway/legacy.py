@@ -1,0 +1,377 @@
+"""The old daemon's WebSocket protocol, for its existing clients, on the same port and Celery path.
+
+A connection whose first frame is ``{"op": "hello", ...}`` speaks it: ``hello`` → ``hello_ack``
+(close 4003 on a bad token, 4002 when no hello comes within ``EXAI_LEGACY_HELLO_TIMEOUT_S``, 4000 on
+invalid JSON), then ``list_tools`` and ``call_tool`` (or its alias ``tool_call``), answered with
+``call_tool_ack``, ``progress`` heartbeats and ``call_tool_res``. Every error names the request it
+answers: the old daemon sent errors without ``request_id`` and its clients hung waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from celery.exceptions import CeleryError
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request
+
+from contracts.errors import ExaiError
+from contracts.job import Job, Outcome
+from contracts.logs import correlated
+from contracts.version import SERVER_NAME, __version__
+from gateway.calls import CallBroker
+from gateway.limits import LimitExceeded, shared_limits
+from gateway.tool_catalog import ToolCatalog
+
+log = logging.getLogger(__name__)
+
+CLOSE_INVALID_JSON = 4000
+CLOSE_NO_HELLO = 4002
+CLOSE_UNAUTHORIZED = 4003
+
+# Outcome error codes of the new service, as the old protocol names them.
+ERROR_CODES = {
+    "TIMEOUT": "TIMEOUT",
+    "PROVIDER_ERROR": "PROVIDER_ERROR",
+    "RETRIES_EXHAUSTED": "PROVIDER_ERROR",
+    "PROVIDER_NOT_CONFIGURED": "PROVIDER_ERROR",
+    "CANCELLED": "CANCELLED",
+    "INVALID_ARGUMENTS": "INVALID_REQUEST",
+    "TOOL_NOT_FOUND": "TOOL_NOT_FOUND",
+}
+
+Frame = dict[str, Any]
+
+
+class ProtocolViolation(Exception):
+    """Raised when a frame breaks the old protocol so badly that the connection must close."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def parse(frame: str | bytes) -> Frame:
+    """One old-protocol frame as a dict, or ProtocolViolation(4000)."""
+    try:
+        data = json.loads(frame)
+    except (ValueError, RecursionError):
+        raise ProtocolViolation(CLOSE_INVALID_JSON, "invalid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolViolation(CLOSE_INVALID_JSON, "a frame must be a JSON object")
+    return data
+
+
+def is_hello(frame: str | bytes) -> bool:
+    """True when a connection's first frame opens the old protocol."""
+    try:
+        return parse(frame).get("op") == "hello"
+    except ProtocolViolation:
+        return False
+
+
+def may_say_hello(request: Request) -> bool:
+    """A handshake with no credentials and no ``mcp`` subprotocol may still authenticate by hello.
+
+    Old clients send their token in the hello frame, not in the handshake; MCP clients always offer
+    the ``mcp`` subprotocol, so they keep getting a plain HTTP 401 for a missing token.
+    """
+    offered = ",".join(request.headers.get_all("Sec-WebSocket-Protocol"))
+    subprotocols = {p.strip() for p in offered.split(",") if p.strip()}
+    return (
+        "mcp" not in subprotocols and "Authorization" not in request.headers and "token=" not in request.path
+    )
+
+
+def _dump(frame: Frame) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def error_frame(request_id: Any, code: str, message: str, *, op: str = "error", **extra: Any) -> Frame:
+    error: Frame = {"code": code, "message": message, **extra}
+    frame: Frame = {"op": op, "request_id": request_id, "error": error}
+    if op == "call_tool_res":
+        frame.update(outputs=[], text=message)
+    return frame
+
+
+class LegacySession:
+    """One old-protocol connection after its hello: frames in, frames out through one outbox."""
+
+    def __init__(
+        self,
+        broker: CallBroker,
+        catalog: ToolCatalog,
+        identity: str,
+        send: Callable[[str], Awaitable[None]],
+        session_id: str | None = None,
+    ) -> None:
+        self.broker = broker
+        self.catalog = catalog
+        self.identity = identity
+        self.session_id = session_id or uuid.uuid4().hex
+        self._send = send
+        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self.calls: dict[str, tuple[asyncio.Task[None], str]] = {}
+        self.limits = shared_limits(broker)
+        self._background: set[asyncio.Task[None]] = set()
+
+    def post(self, frame: Frame) -> None:
+        self._outbox.put_nowait(_dump(frame))
+
+    async def write_forever(self) -> None:
+        while True:
+            await self._send(await self._outbox.get())
+
+    def ack_hello(self) -> None:
+        self.post(
+            {
+                "op": "hello_ack",
+                "ok": True,
+                "session_id": self.session_id,
+                "server": {"name": SERVER_NAME, "version": __version__},
+            }
+        )
+
+    def handle(self, raw: str | bytes) -> None:
+        """Handle one frame after the hello; ProtocolViolation means: close the connection."""
+        frame = parse(raw)
+        op = frame.get("op")
+        request_id = frame.get("request_id")
+        if op == "list_tools":
+            tools = [
+                {"name": s.name, "description": s.description, "inputSchema": s.input_schema}
+                for s in self.catalog.specs.values()
+            ]
+            self.post({"op": "list_tools_res", "request_id": request_id, "tools": tools})
+        elif op in ("call_tool", "tool_call"):
+            self._call(frame)
+        elif op == "cancel":
+            self._cancel(request_id)
+        elif op == "ping":
+            self.post({"op": "pong", "request_id": request_id})
+        elif op == "hello":
+            self.post(error_frame(request_id, "INVALID_REQUEST", "hello was already received"))
+        else:
+            self.post(error_frame(request_id, "INVALID_REQUEST", f"unknown op {str(op)[:64]!r}"))
+
+    def _call(self, frame: Frame) -> None:
+        request_id = frame.get("request_id")
+        if not isinstance(request_id, str | int) or isinstance(request_id, bool):
+            self.post(error_frame(None, "INVALID_REQUEST", "request_id is required", op="call_tool_res"))
+            return
+        key = str(request_id)
+        tool = frame.get("tool")
+        name = frame.get("name")
+        if name is None and isinstance(tool, dict):
+            name = tool.get("name")  # the tool_call alias nests the name (and maybe the arguments)
+        arguments = frame.get("arguments")
+        if arguments is None and isinstance(tool, dict):
+            arguments = tool.get("arguments")
+        arguments = {} if arguments is None else arguments
+        fail = functools.partial(self._fail, request_id)
+        if key in self.calls:
+            fail("INVALID_REQUEST", f"request_id {request_id!r} is already used by a call in flight")
+            return
+        if not isinstance(name, str):
+            fail("INVALID_REQUEST", "name must be a string")
+            return
+        spec = self.catalog.lookup(name)  # strips the old _EXAI-WS style suffixes
+        if spec is None:
+            fail("TOOL_NOT_FOUND", f"unknown tool {name[:128]!r}")
+            return
+        if not isinstance(arguments, dict):
+            fail("INVALID_REQUEST", "arguments must be an object")
+            return
+        problems = self.catalog.argument_errors(spec.name, arguments)
+        if problems:
+            fail(
+                "INVALID_REQUEST",
+                f"invalid arguments for {spec.name}: " + "; ".join(problems),
+                details={"problems": problems},
+            )
+            return
+        try:
+            slot = self.limits.acquire(self.identity)  # the same per-client limits as MCP sessions
+        except LimitExceeded as exc:
+            fail("OVER_CAPACITY", exc.message, retry_after=exc.retry_after_s)
+            return
+        job = self.broker.new_job(spec.name, arguments, client=self.identity, correlation_id=None)
+        self.post(
+            {
+                "op": "call_tool_ack",
+                "request_id": request_id,
+                "accepted": True,
+                "timeout": self.broker.settings.exai_call_timeout_s,
+                "name": spec.name,
+            }
+        )
+        task = asyncio.create_task(self._run(request_id, job), name=f"legacy-call-{job.call_id}")
+        task.add_done_callback(lambda _: slot.release())
+        self.calls[key] = (task, job.call_id)
+
+    async def _run(self, request_id: str | int, job: Job) -> None:
+        started = time.monotonic()
+
+        def on_progress(value: float, total: float | None, message: str | None) -> None:
+            frame: Frame = {
+                "op": "progress",
+                "request_id": request_id,
+                "name": job.tool,
+                "t": round(time.monotonic() - started, 1),
+            }
+            if message:
+                frame["message"] = message
+            self.post(frame)
+
+        with correlated(job.correlation_id):
+            log.info("old-protocol call_tool %s as %s", job.tool, job.call_id)
+            try:
+                pending = await self.broker.submit(job, on_progress)
+                self.post(result_frame(request_id, await pending.future))
+            except asyncio.CancelledError:
+                raise
+            except ExaiError as exc:
+                code = ERROR_CODES.get(exc.code, exc.code)
+                self.post(error_frame(request_id, code, exc.message, op="call_tool_res"))
+            except (RedisError, KombuError, CeleryError, OSError) as exc:
+                log.warning("could not queue %s: %s", job.call_id, exc)
+                self.broker.forget(job.call_id)
+                self.post(
+                    error_frame(
+                        request_id,
+                        "OVER_CAPACITY",
+                        "the task queue is unavailable (Redis cannot be reached); retry in a few seconds",
+                        op="call_tool_res",
+                        retry_after=self.broker.settings.exai_progress_interval_s,
+                    )
+                )
+            finally:
+                self.calls.pop(str(request_id), None)
+
+    def _fail(self, request_id: Any, code: str, message: str, **extra: Any) -> None:
+        self.post(error_frame(request_id, code, message, op="call_tool_res", **extra))
+
+    def _cancel(self, request_id: Any) -> None:
+        entry = self.calls.pop(str(request_id), None)
+        if entry is None:
+            self.post(error_frame(request_id, "INVALID_REQUEST", "no call in flight with this request_id"))
+            return
+        task, call_id = entry
+        task.cancel()
+        self.post(error_frame(request_id, "CANCELLED", "the call was cancelled", op="call_tool_res"))
+        cancelling = asyncio.create_task(self._cancel_remote(call_id))
+        self._background.add(cancelling)  # keep a reference until it is done
+        cancelling.add_done_callback(self._background.discard)
+
+    async def _cancel_remote(self, call_id: str) -> None:
+        try:
+            await self.broker.cancel(call_id)
+        except Exception as exc:
+            log.warning("could not cancel %s: %s", call_id, exc)
+
+    async def close(self) -> None:
+        """The client left: stop waiting, but let its calls finish and keep their results."""
+        for task, call_id in list(self.calls.values()):
+            task.cancel()
+            self.broker.forget(call_id)
+        self.calls.clear()
+
+
+def result_frame(request_id: str | int, outcome: Outcome) -> Frame:
+    frame: Frame = {
+        "op": "call_tool_res",
+        "request_id": request_id,
+        "outputs": [{"type": "text", "text": outcome.text}],
+        "text": outcome.text,
+    }
+    if outcome.is_error:
+        code = ERROR_CODES.get(outcome.error_code or "", outcome.error_code or "PROVIDER_ERROR")
+        frame["error"] = {"code": code, "message": outcome.text}
+    return frame
+
+
+def hello_identity(
+    hello: Frame, handshake_identity: str | None, identify: Callable[[str], str | None]
+) -> str | None:
+    """Who a hello authenticates: its token if it has one, else the handshake's identity."""
+    token = hello.get("token")
+    if isinstance(token, str) and token:
+        return identify(token)
+    return handshake_identity
+
+
+async def opening_frame(
+    connection: ServerConnection, provisional: bool, timeout: float
+) -> str | bytes | None:
+    """The connection's first frame; ``None`` when a provisional connection was closed instead.
+
+    A provisional connection (no credentials at the handshake) must say hello within ``timeout``.
+    """
+    if not provisional:
+        return await connection.recv()
+    try:
+        frame = await asyncio.wait_for(connection.recv(), timeout)
+    except TimeoutError:
+        await connection.close(CLOSE_NO_HELLO, "hello expected")
+        return None
+    if is_hello(frame):
+        return frame
+    try:
+        parse(frame)
+    except ProtocolViolation as exc:
+        await connection.close(exc.code, exc.reason)
+        return None
+    await connection.close(CLOSE_NO_HELLO, "hello expected (MCP clients: send the token at the handshake)")
+    return None
+
+
+async def serve_legacy(
+    connection: ServerConnection,
+    hello_raw: str | bytes,
+    broker: CallBroker,
+    catalog: ToolCatalog,
+    identify: Callable[[str], str | None],
+    handshake_identity: str | None,
+) -> None:
+    """Speak the old protocol on ``connection`` from its hello to its end."""
+    hello = parse(hello_raw)
+    identity = hello_identity(hello, handshake_identity, identify)
+    if identity is None:
+        log.warning("refused an old-protocol hello: missing or invalid token")
+        refusal = {
+            "op": "hello_ack",
+            "ok": False,
+            "error": {"code": "UNAUTHORIZED", "message": "missing or invalid token"},
+        }
+        await connection.send(_dump(refusal))
+        await connection.close(CLOSE_UNAUTHORIZED, "unauthorized")
+        return
+    wanted = hello.get("session_id")
+    session_id = wanted if isinstance(wanted, str) and 0 < len(wanted) <= 128 else None
+    session = LegacySession(broker, catalog, identity, connection.send, session_id=session_id)
+    session.ack_hello()
+    writer = asyncio.create_task(session.write_forever())
+    try:
+        async for frame in connection:
+            try:
+                session.handle(frame)
+            except ProtocolViolation as exc:
+                await connection.close(exc.code, exc.reason)
+                break
+    except ConnectionClosed:
+        pass
+    finally:
+        writer.cancel()
+        await session.close()

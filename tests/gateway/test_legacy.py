@@ -1,0 +1,80 @@
+"""The old protocol's pure parts: frame parsing, who may say hello, result frames."""
+
+from __future__ import annotations
+
+import pytest
+from websockets.datastructures import Headers
+from websockets.http11 import Request
+
+from contracts.job import Outcome
+from gateway.legacy import (
+    CLOSE_INVALID_JSON,
+    ProtocolViolation,
+    error_frame,
+    hello_identity,
+    is_hello,
+    may_say_hello,
+    parse,
+    result_frame,
+)
+
+
+def request(path: str = "/", **headers: str) -> Request:
+    return Request(path, Headers(**headers))
+
+
+def test_only_an_op_hello_object_opens_the_old_protocol() -> None:
+    """JSON-RPC initialize, other ops and garbage are not hellos."""
+    assert is_hello('{"op": "hello", "token": "x"}')
+    assert not is_hello('{"jsonrpc": "2.0", "id": 0, "method": "initialize"}')
+    assert not is_hello('{"op": "list_tools"}')
+    assert not is_hello("not json")
+
+
+def test_invalid_json_and_non_objects_are_protocol_violations_closing_4000() -> None:
+    """The old daemon closed with 4000 on frames it could not read."""
+    for bad in ("{nope", "[1, 2]", '"text"'):
+        with pytest.raises(ProtocolViolation) as caught:
+            parse(bad)
+        assert caught.value.code == CLOSE_INVALID_JSON
+
+
+def test_handshakes_without_credentials_or_mcp_subprotocol_may_say_hello() -> None:
+    """Old clients carry the token in hello; MCP clients (subprotocol mcp) and callers that sent a
+    token keep getting the handshake's 401."""
+    assert may_say_hello(request())
+    assert not may_say_hello(request(**{"Sec-WebSocket-Protocol": "mcp"}))
+    assert not may_say_hello(request(Authorization="Bearer wrong"))
+    assert not may_say_hello(request("/?token=wrong"))
+
+
+def test_the_hello_token_wins_over_the_handshake_identity() -> None:
+    """A token in hello is checked; without one, the handshake's identity stands."""
+    identify = {"good-token": "alice"}.get
+    assert hello_identity({"op": "hello", "token": "good-token"}, None, identify) == "alice"
+    assert hello_identity({"op": "hello", "token": "bad"}, "bob", identify) is None
+    assert hello_identity({"op": "hello"}, "bob", identify) == "bob"
+    assert hello_identity({"op": "hello"}, None, identify) is None
+
+
+def test_results_carry_outputs_text_and_an_error_code_when_they_failed() -> None:
+    """call_tool_res: outputs and text always; error {code, message} for failures, mapped to old codes."""
+    ok = result_frame("r1", Outcome(call_id="c", text="answer"))
+    assert ok == {
+        "op": "call_tool_res",
+        "request_id": "r1",
+        "outputs": [{"type": "text", "text": "answer"}],
+        "text": "answer",
+    }
+    failed = result_frame(
+        2, Outcome(call_id="c", text="too slow", is_error=True, error_code="RETRIES_EXHAUSTED")
+    )
+    assert failed["error"] == {"code": "PROVIDER_ERROR", "message": "too slow"}
+    assert failed["request_id"] == 2
+
+
+def test_every_error_frame_names_its_request() -> None:
+    """Errors carry request_id (the old daemon's missing ids made clients hang)."""
+    frame = error_frame("x", "TOOL_NOT_FOUND", "unknown tool 'nope'", op="call_tool_res")
+    assert frame["request_id"] == "x" and frame["error"]["code"] == "TOOL_NOT_FOUND"
+    assert frame["outputs"] == [] and frame["text"] == "unknown tool 'nope'"
