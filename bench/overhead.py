@@ -26,7 +26,7 @@ async def mcp_round_trip(client: LeanClient, prompt: str) -> float:
     return time.perf_counter() - started
 
 
-async def measure(stack: Stack, settings: Settings, rounds: int, block: int) -> dict[str, Any]:
+async def _measure(stack: Stack, settings: Settings, rounds: int, block: int) -> dict[str, Any]:
     app = app_for(stack.env["REDIS_URL"])
     mcp: list[float] = []
     raw: list[float] = []
@@ -53,3 +53,7 @@ async def measure(stack: Stack, settings: Settings, rounds: int, block: int) -> 
         "goal": "p50 <= 1.5x raw Celery, p99 <= 3x",
         "met": m["p50_ms"] <= 1.5 * r["p50_ms"] and m["p99_ms"] <= 3 * r["p99_ms"],
     }
+
+
+def measure(stack: Stack, settings: Settings, rounds: int, block: int) -> dict[str, Any]:
+    return asyncio.run(_measure(stack, settings, rounds, block))

@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from pydantic import SecretStr
+
 from cli.local_redis import LocalRedis, free_port
+from contracts.errors import ConfigError
 from contracts.settings import Settings
 
 log = logging.getLogger("exai.up")
@@ -64,14 +67,22 @@ def run_stack(settings: Settings, *, workers: int = 1, state_dir: Path | None = 
         for index in range(workers):
             children.append((f"worker-{index + 1}", _child(["cli.main", "worker"], env)))
         children.append(("gateway", _child(["cli.main", "gateway"], env)))
+        # Monitoring is auxiliary: if one of these stops (a port taken, say), calls go on.
+        auxiliary = [("monitor", _child(["cli.main", "monitor"], env))]
+        auxiliary.extend(_celery_monitoring(settings, env, state_dir))
+        children.extend(auxiliary)
         log.info(
             "stack up: gateway on ws://%s:%d/ (Ctrl-C stops everything)",
             settings.exai_ws_host,
             settings.exai_ws_port,
         )
         while not stopping:
-            for name, process in children:
+            for name, process in list(auxiliary):
                 if process.poll() is not None:
+                    log.warning("%s exited (code %s); the stack goes on without it", name, process.returncode)
+                    auxiliary.remove((name, process))
+            for name, process in children:
+                if name not in _AUXILIARY and process.poll() is not None:
                     log.error("%s exited with code %s; stopping the stack", name, process.returncode)
                     return 1
             time.sleep(0.2)
@@ -80,6 +91,50 @@ def run_stack(settings: Settings, *, workers: int = 1, state_dir: Path | None = 
         _stop_all(children)
         if local_redis is not None:
             local_redis.stop()
+
+
+_AUXILIARY = frozenset({"monitor", "flower", "celery-exporter"})
+
+
+def _celery_monitoring(
+    settings: Settings, env: dict[str, str], state_dir: Path | None
+) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    """Flower (behind basic auth) and celery-exporter, as far as they can run here."""
+    from monitoring.sidecars import exporter_command, flower_command, generated_password
+
+    started = []
+    local = settings.model_copy(update={"redis_url": env["REDIS_URL"]})
+    if local.exai_flower_password is None:
+        # A password for this run only, kept in a file readable by this user, never printed.
+        password = generated_password()
+        folder = state_dir or Path(tempfile.mkdtemp(prefix="exai-flower-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        secret_file = folder / "flower-password"
+        secret_file.touch(mode=0o600)
+        secret_file.write_text(password + "\n")
+        local = local.model_copy(update={"exai_flower_password": SecretStr(password)})
+        log.info(
+            "Flower user %s; its generated password is in %s (set EXAI_FLOWER_PASSWORD to choose one)",
+            local.exai_flower_user,
+            secret_file,
+        )
+    argv, extra = flower_command(local)
+    started.append(("flower", subprocess.Popen(argv, env={**env, **extra})))
+    try:
+        argv, extra = exporter_command(local)
+    except ConfigError as exc:
+        log.warning("celery-exporter not started: %s", exc.message)
+    else:
+        started.append(("celery-exporter", subprocess.Popen(argv, env={**env, **extra})))
+    log.info(
+        "monitoring: health :%d, metrics :%d, dashboard :%d, Flower :%d, celery-exporter :%d",
+        settings.health_port,
+        settings.metrics_port,
+        settings.dashboard_port,
+        settings.exai_flower_port,
+        settings.exai_exporter_port,
+    )
+    return started
 
 
 def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]], timeout: float = 15.0) -> None:

@@ -38,6 +38,7 @@ class Outcome(BaseModel):
     is_error: bool = False
     error_code: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+    finished_at: float = Field(default_factory=time.time)  # a task's lastUpdatedAt once terminal
 
 
 class ProgressEvent(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -17,9 +18,33 @@ from contextlib import contextmanager
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
 
 
+# In our task summary (correlation_id=…) or in the repr of a dict argument ('correlation_id': '…').
+_SUMMARY_CORRELATION = re.compile(r"correlation_id(?:=|': ')([A-Za-z0-9._:-]{1,128})")
+
+
+def task_summary(tool: str, call_id: str, correlation: str) -> str:
+    """What Celery logs and shows (Flower, events) for a tool task instead of its arguments.
+
+    Arguments hold prompts, which must not reach logs; the correlation id in here also lets Celery's
+    own lines about a task ("received", "succeeded") carry it, as they are logged outside the task.
+    """
+    return f"{{tool={tool} call_id={call_id} correlation_id={correlation}}}"
+
+
 class _CorrelationFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.correlation_id = correlation_id.get()
+        current = correlation_id.get()
+        if current == "-":
+            # Celery's lines about a task pass its context as `data`, with our task_summary in it.
+            data = getattr(record, "data", None)
+            fields = data if isinstance(data, dict) else {}
+            for field in ("kwargs", "args"):
+                text = fields.get(field)
+                found = _SUMMARY_CORRELATION.search(text) if isinstance(text, str) else None
+                if found:
+                    current = found.group(1)
+                    break
+        record.correlation_id = current
         return True
 
 

@@ -48,3 +48,61 @@ def breaker_key(provider: str) -> str:
 
 def worker_heartbeat_key(hostname: str) -> str:
     return WORKER_HEARTBEAT_KEY.format(hostname=hostname)
+
+
+# Monitoring: every process appends metric events to one capped stream that the monitor reads.
+EVENTS_STREAM = PREFIX + "events"
+GATEWAY_HEARTBEAT_KEY = PREFIX + "gateway:{gateway_id}"  # JSON with a TTL, refreshed by each gateway
+# Sorted sets of heartbeat keys scored by expiry, so readers need no SCAN of the whole keyspace.
+WORKER_INDEX = PREFIX + "workers"
+GATEWAY_INDEX = PREFIX + "gateways"
+
+
+def gateway_heartbeat_key(gateway_id: str) -> str:
+    return GATEWAY_HEARTBEAT_KEY.format(gateway_id=gateway_id)
+
+
+# Conversation threads and consensus sub-calls (workers only).
+THREAD_KEY = PREFIX + "thread:{thread_id}"  # JSON thread, TTL refreshed on every turn
+CONSULT_TASK = "exai.consult"  # one model's opinion for a consensus call
+CONSULT_RESULT_KEY = PREFIX + "consult:{sub_id}"  # JSON outcome of one consult, kept result_ttl
+CONSULT_DONE_KEY = PREFIX + "consult-done:{call_id}"  # list of finished sub ids the parent pops
+SUPABASE_QUEUE = "exai.supabase"  # durable-history writes, retried through outages
+SUPABASE_TASK = "exai.supabase.write"
+
+
+def thread_key(thread_id: str) -> str:
+    return THREAD_KEY.format(thread_id=thread_id)
+
+
+def consult_result_key(sub_id: str) -> str:
+    return CONSULT_RESULT_KEY.format(sub_id=sub_id)
+
+
+def consult_done_key(call_id: str) -> str:
+    return CONSULT_DONE_KEY.format(call_id=call_id)
+
+
+# Durable calls (MCP tasks), crash recovery and capacity.
+DONE_CHANNEL = PREFIX + "done"  # every finished call id, for gateways waiting on calls they did not send
+TASK_KEY = PREFIX + "task:{task_id}"  # JSON task record (owner, tool, created, ttl), kept for its ttl
+TASK_INDEX_KEY = PREFIX + "tasks:{owner}"  # sorted set of one client's task ids by creation time
+CLAIM_KEY = PREFIX + "claim:{call_id}"  # the worker running a call; lapses when that worker dies
+REAPER_LOCK_KEY = PREFIX + "reaper-lock"  # one worker at a time hands dead workers' calls back
+LEASE_KEY = PREFIX + "lease:{scope}"  # sorted set of in-flight provider calls, scored by expiry
+
+
+def task_key(task_id: str) -> str:
+    return TASK_KEY.format(task_id=task_id)
+
+
+def task_index_key(owner: str) -> str:
+    return TASK_INDEX_KEY.format(owner=owner)
+
+
+def claim_key(call_id: str) -> str:
+    return CLAIM_KEY.format(call_id=call_id)
+
+
+def lease_key(scope: str) -> str:
+    return LEASE_KEY.format(scope=scope)

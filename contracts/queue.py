@@ -16,6 +16,9 @@ from contracts.settings import Settings
 def make_celery(settings: Settings) -> Celery:
     app = Celery("exai", broker=settings.redis_url, backend=settings.redis_url)
     visibility = {"visibility_timeout": settings.visibility_timeout_s}
+    # Scan for unacknowledged messages past the visibility timeout on every idle poll, not every
+    # tenth: with the gevent worker's sync loop that is seconds instead of tens of seconds.
+    broker_options = {**visibility, "unacked_restore_throttle": 1}
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -23,7 +26,7 @@ def make_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options=visibility,
+        broker_transport_options=broker_options,
         result_backend_transport_options=visibility,
         broker_connection_retry_on_startup=True,
         worker_cancel_long_running_tasks_on_connection_loss=True,

@@ -8,6 +8,7 @@ variable.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
@@ -23,6 +24,7 @@ Seconds = Annotated[float, Field(gt=0)]
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_TOKEN_LENGTH = 16
+CLIENT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class Settings(BaseSettings):
@@ -67,6 +69,16 @@ class Settings(BaseSettings):
     exai_enqueue_threads: Annotated[int, Field(ge=1, le=64)] = 4
     exai_result_sweep_s: Seconds = 2.0  # how often the gateway re-reads results it may have missed
 
+    # --- other front doors: Streamable HTTP, the old daemon's protocol, the stdio bridge ------
+    exai_http_port: Port = 8078  # MCP Streamable HTTP (/mcp), served by the gateway process
+    exai_http_session_idle_s: Seconds = 3600.0  # an HTTP session unused this long is ended
+    exai_http_allowed_origins: str | None = None  # "https://a,https://b"; localhost always allowed
+    exai_legacy_hello_timeout_s: Seconds = 15.0  # old protocol: first frame must be hello by then
+    exai_ws_url: str | None = None  # where `exai stdio` / `exai call` reach the gateway
+    exai_stdio_reconnect_base_s: Seconds = 0.5  # bridge reconnects: exponential backoff, full jitter
+    exai_stdio_reconnect_max_s: Seconds = 30.0
+    exai_stdio_connect_timeout_s: Seconds = 10.0  # one attempt of the stdio bridge to reach the gateway
+
     # --- call lifetime ----------------------------------------------------------------------
     exai_call_timeout_s: Seconds = 600.0  # whole call, queue wait and retries included
     exai_progress_interval_s: Seconds = 5.0  # heartbeat to clients on long calls
@@ -85,6 +97,86 @@ class Settings(BaseSettings):
     # --- workers ----------------------------------------------------------------------------
     exai_worker_pool: Literal["gevent", "threads", "prefork", "solo"] = "gevent"
     exai_worker_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 500
+
+    # --- monitoring (health, metrics, dashboard, Flower, celery-exporter) --------------------
+    exai_monitor_host: str = "127.0.0.1"  # where health, metrics and the dashboard listen
+    exai_dashboard_token: SecretStr | None = None  # required when the dashboard listens beyond localhost
+    exai_flower_port: Port = 5555
+    exai_flower_user: str = "exai"
+    exai_flower_password: SecretStr | None = None  # unset: `exai up` makes one and keeps it in a file
+    exai_exporter_port: Port = 9808  # celery-exporter sidecar
+    exai_exporter_python: str | None = None  # its own interpreter; default: .venv-exporter/bin/python
+    exai_telemetry_flush_s: Seconds = 1.0  # how often processes flush metric events and heartbeats
+    exai_heartbeat_ttl_s: Annotated[int, Field(ge=2)] = 15  # a process silent this long is gone
+    exai_events_max: Annotated[int, Field(ge=1000)] = 100_000  # events kept in the Redis stream
+    exai_events_buffer: Annotated[int, Field(ge=100)] = 10_000  # events a process holds unflushed
+    exai_dashboard_push_s: Seconds = 1.0
+    exai_dashboard_window_s: Annotated[int, Field(ge=60, le=86_400)] = 300  # throughput/latency window
+    exai_dashboard_recent_calls: Annotated[int, Field(ge=1, le=1000)] = 50
+    exai_health_timeout_s: Seconds = 2.0  # each dependency probe
+    exai_health_queue_backlog: Annotated[int, Field(ge=1)] = 1000  # waiting calls: degraded above
+    exai_health_queue_age_s: Seconds = 120.0  # oldest waiting call: degraded above
+    exai_memory_warn_percent: Annotated[float, Field(gt=0, le=100)] = 80.0
+    exai_memory_critical_percent: Annotated[float, Field(gt=0, le=100)] = 90.0
+    exai_disk_degraded_percent: Annotated[float, Field(gt=0, le=100)] = 85.0
+    exai_disk_unhealthy_percent: Annotated[float, Field(gt=0, le=100)] = 95.0
+    exai_disk_path: str = "."  # the file system whose use is checked
+    exai_otel_enabled: bool = False  # OpenTelemetry tracing (needs the `tracing` extra)
+
+    # --- durable calls (MCP tasks) and crash recovery ----------------------------------------
+    exai_tasks_page_size: Annotated[int, Field(ge=1, le=1000)] = 100  # tasks per tasks/list page
+    exai_task_poll_interval_s: Seconds = 1.0  # pollInterval suggested to task clients
+    # A running call's claim is refreshed by its worker; once a worker dies the claim lapses after
+    # this long and the call's queue message is handed to another worker (well before the
+    # visibility timeout, which stays the backstop).
+    exai_claim_ttl_s: Annotated[float, Field(ge=1)] = 15.0
+    exai_reaper_interval_s: Seconds = 2.0  # how often workers look for calls of dead workers
+
+    # --- circuit breakers (state shared by all workers in Redis) -----------------------------
+    exai_breaker_failure_threshold: Annotated[int, Field(ge=1, le=1000)] = 5  # consecutive transient
+    exai_breaker_cooldown_s: Seconds = 30.0  # open → half-open, when one probe call is let through
+
+    # --- capacity: leases in Redis that expire with a dead worker ----------------------------
+    exai_max_in_flight: Annotated[int, Field(ge=0)] = 0  # provider calls at once, all workers; 0: no cap
+    exai_provider_max_in_flight: Annotated[int, Field(ge=0)] = 0  # per provider; 0: no cap
+    exai_lease_ttl_s: Annotated[float, Field(ge=1)] = 30.0  # a lease lapses unless renewed this often
+
+    # --- per-client and connection limits (gateway) ------------------------------------------
+    exai_ws_tokens: SecretStr | None = None  # "name:token,name:token"; see Settings.client_tokens()
+    exai_client_max_in_flight: Annotated[int, Field(ge=1)] = 200  # calls one client has running
+    exai_client_calls_per_minute: Annotated[int, Field(ge=1)] = 1200  # tools/call rate per client
+    exai_max_connections: Annotated[int, Field(ge=1)] = 1000  # open WebSocket connections
+    exai_max_connections_per_ip: Annotated[int, Field(ge=1)] = 100
+
+    # --- conversation threads (continuation_id) ---------------------------------------------
+    exai_thread_ttl_s: Annotated[int, Field(ge=60)] = 3 * 3600  # refreshed on every turn
+    exai_thread_max_turns: Annotated[int, Field(ge=2, le=1000)] = 20
+
+    # --- files and images a call may embed ---------------------------------------------------
+    exai_file_roots: str | None = None  # comma-separated directories; default: the worker's cwd
+    exai_file_max_bytes: Annotated[int, Field(ge=1)] = 1_000_000  # one file
+    exai_files_max_total_bytes: Annotated[int, Field(ge=1)] = 2_000_000  # all files of one call
+    exai_image_max_bytes: Annotated[int, Field(ge=1)] = 5_000_000  # one image, decoded
+
+    # --- model routing and tool behaviour ----------------------------------------------------
+    # Chains of models tried in order for `auto`, by what the tool needs ("name,name,…"); unset:
+    # a built-in chain across both providers (see workers/routing.py).
+    exai_route_default: str | None = None
+    exai_route_fast: str | None = None
+    exai_route_long_context: str | None = None
+    exai_route_reasoning: str | None = None
+    exai_route_web_search: str | None = None
+    exai_route_vision: str | None = None
+    exai_expert_enabled: bool = True  # workflow tools' final step asks an "expert" model
+    exai_expert_max_tokens: Annotated[int, Field(ge=1000)] = 60_000  # expert prompt budget
+    exai_websearch_max_rounds: Annotated[int, Field(ge=1, le=20)] = 5  # Kimi $web_search loop
+    exai_consensus_max_models: Annotated[int, Field(ge=1, le=32)] = 8
+
+    # --- Supabase (optional durable history) -------------------------------------------------
+    supabase_url: str | None = None
+    supabase_key: SecretStr | None = None
+    exai_supabase_timeout_s: Seconds = 10.0
+    exai_supabase_max_retries: Annotated[int, Field(ge=0, le=1000)] = 100  # ~ hours of outage
 
     @field_validator("redis_url")
     @classmethod
@@ -110,11 +202,18 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
         return level
 
-    @field_validator("exai_ws_token")
+    @field_validator("exai_ws_token", "exai_dashboard_token")
     @classmethod
     def _token_length(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
             raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} characters long")
+        return value
+
+    @field_validator("exai_ws_tokens")
+    @classmethod
+    def _named_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_client_tokens(value.get_secret_value())
         return value
 
     @field_validator("exai_providers")
@@ -184,10 +283,19 @@ class Settings(BaseSettings):
             return self.exai_visibility_timeout_s
         return self.exai_call_timeout_s + 300.0
 
+    def client_tokens(self) -> dict[str, str]:
+        """Client name → token, from EXAI_WS_TOKENS plus EXAI_WS_TOKEN (named "default")."""
+        tokens = parse_client_tokens(self.exai_ws_tokens.get_secret_value()) if self.exai_ws_tokens else {}
+        if self.exai_ws_token is not None:
+            tokens.setdefault("default", self.exai_ws_token.get_secret_value())
+        return tokens
+
     def secrets(self) -> list[str]:
         """Every secret value set, so logs and responses can be checked for leaks."""
-        values = (self.exai_ws_token, self.kimi_api_key, self.glm_api_key)
-        return [v.get_secret_value() for v in values if v is not None]
+        values: tuple[SecretStr | None, ...]
+        values = (self.exai_ws_token, self.kimi_api_key, self.glm_api_key, self.supabase_key)
+        values += (self.exai_dashboard_token, self.exai_flower_password)
+        return [v.get_secret_value() for v in values if v is not None] + list(self.client_tokens().values())
 
     def public_view(self) -> dict[str, Any]:
         """The effective configuration with every secret masked, keyed by environment variable."""
@@ -200,6 +308,24 @@ class Settings(BaseSettings):
         out["REDIS_URL"] = redact_url(self.redis_url)
         out["EXAI_VISIBILITY_TIMEOUT_S"] = self.visibility_timeout_s
         return out
+
+
+def parse_client_tokens(text: str) -> dict[str, str]:
+    """``"alice:tok1,bob:tok2"`` → ``{"alice": "tok1", "bob": "tok2"}``; never echoes a token."""
+    tokens: dict[str, str] = {}
+    for number, item in enumerate((part.strip() for part in text.split(",")), start=1):
+        if not item:
+            continue
+        name, sep, token = item.partition(":")
+        name, token = name.strip(), token.strip()
+        if not sep or not CLIENT_NAME.match(name):
+            raise ValueError(f"entry {number} must be name:token with a name of [A-Za-z0-9_.-]")
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"the token of {name!r} must be at least {MIN_TOKEN_LENGTH} characters long")
+        if name in tokens or token in tokens.values():
+            raise ValueError(f"client {name!r} or its token appears twice")
+        tokens[name] = token
+    return tokens
 
 
 def redact_url(url: str) -> str:
@@ -224,7 +350,9 @@ def load_settings(**overrides: Any) -> Settings:
             where = f"{loc}: " if loc else ""
             shown = (
                 ""
-                if loc in ("EXAI_WS_TOKEN", "KIMI_API_KEY", "GLM_API_KEY", "REDIS_URL")
+                if loc in ("EXAI_WS_TOKEN", "KIMI_API_KEY", "GLM_API_KEY", "SUPABASE_KEY", "REDIS_URL")
+                or loc == "EXAI_WS_TOKENS"
+                or loc in ("EXAI_DASHBOARD_TOKEN", "EXAI_FLOWER_PASSWORD")
                 or isinstance(got, dict)
                 else (f" (got {got!r})")
             )

@@ -23,9 +23,16 @@ class Authenticator:
         """The client's name, or ``None`` when a token is required and missing or wrong."""
         if not self._tokens:
             return ANONYMOUS
-        offered = _offered_token(request)
+        return self.identify_token(_offered_token(request))
+
+    def identify_token(self, offered: bytes | str | None) -> str | None:
+        """Like :meth:`identify`, for a token that came another way (old hello frame, HTTP header)."""
+        if not self._tokens:
+            return ANONYMOUS
         if offered is None:
             return None
+        if isinstance(offered, str):
+            offered = offered.encode()
         found = None
         for name, secret in self._tokens:
             # Compare against every token, so timing tells nothing about which one nearly matched.

@@ -14,19 +14,32 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 from celery import Celery
 
+from contracts import tracing
 from contracts.errors import DeadlineExceeded
 from contracts.job import Job, Outcome, ProgressEvent, ResultEvent, decode_event
-from contracts.names import CANCEL_CHANNEL, TOOL_QUEUE, cancel_key, reply_channel, result_key, task_name
+from contracts.logs import task_summary
+from contracts.names import (
+    CANCEL_CHANNEL,
+    DONE_CHANNEL,
+    TOOL_QUEUE,
+    cancel_key,
+    reply_channel,
+    result_key,
+    task_name,
+)
 from contracts.settings import Settings
+from gateway.telemetry import GatewayTelemetry
 
 log = logging.getLogger(__name__)
+DONE_BYTES = DONE_CHANNEL.encode()
 
 # (progress, total, message) -> None; must not block (the session queues the frame).
 ProgressCallback = Callable[[float, float | None, str | None], None]
@@ -62,12 +75,17 @@ class CallBroker:
         self._executor = ThreadPoolExecutor(settings.exai_enqueue_threads, thread_name_prefix="exai-enqueue")
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
+        # Waiters for calls this gateway may not have sent (tasks/result): fed by the done channel.
+        self.watchers: dict[str, set[asyncio.Future[Outcome]]] = {}
+        self._fetches: set[asyncio.Task[None]] = set()
+        self.telemetry = GatewayTelemetry(settings, client, self.gateway_id, lambda: len(self.pending))
 
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._listen(), name="exai-replies"),
             asyncio.create_task(self._sweep_forever(), name="exai-sweep"),
         ]
+        self.telemetry.start()
         await asyncio.wait_for(self._subscribed.wait(), timeout=self.settings.exai_provider_connect_timeout_s)
 
     async def close(self) -> None:
@@ -75,6 +93,12 @@ class CallBroker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        await self.telemetry.close()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._fetches.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._fetches.discard)
 
     def new_job(
         self, tool: str, arguments: dict[str, object], *, client: str, correlation_id: str | None
@@ -101,7 +125,12 @@ class CallBroker:
             kwargs={"job": job.model_dump(mode="json")},
             task_id=job.call_id,
             queue=TOOL_QUEUE,
-            headers={"correlation_id": job.correlation_id},
+            headers={"correlation_id": job.correlation_id, **tracing.inject()},
+            # The outcome comes back on our reply channel; without this Celery would also
+            # subscribe to (and later unsubscribe from) a result channel per call.
+            ignore_result=True,
+            # What Celery logs, Flower shows and events carry instead of the arguments (prompts).
+            kwargsrepr=task_summary(job.tool, job.call_id, job.correlation_id),
         )
         try:
             await loop.run_in_executor(self._executor, send)
@@ -131,13 +160,46 @@ class CallBroker:
             pipe.set(result_key(call_id), outcome.model_dump_json(), nx=True, ex=ttl)
             pipe.set(cancel_key(call_id), "1", ex=ttl)
             pipe.publish(CANCEL_CHANNEL, call_id)
+            pipe.publish(DONE_CHANNEL, call_id)  # whoever waits on tasks/result hears it at once
             await pipe.execute()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, functools.partial(self.celery.control.revoke, call_id))
 
+    async def outcome(self, call_id: str) -> Outcome:
+        """Wait for a call's outcome, whichever gateway sent it (or one that is gone)."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.watchers.setdefault(call_id, set()).add(future)
+        try:
+            raw = await self.redis.get(result_key(call_id))  # after registering: nothing slips by
+            if raw is not None:
+                return Outcome.model_validate_json(raw)
+            return await future
+        finally:
+            waiting = self.watchers.get(call_id)
+            if waiting is not None:
+                waiting.discard(future)
+                if not waiting:
+                    del self.watchers[call_id]
+
+    def _resolve_watchers(self, outcome: Outcome) -> None:
+        for future in self.watchers.pop(outcome.call_id, ()):
+            if not future.done():
+                future.set_result(outcome)
+
+    async def _fetch_done(self, call_id: str) -> None:
+        try:
+            raw = await self.redis.get(result_key(call_id))
+        except Exception as exc:  # the sweep will find it
+            log.warning("could not read the outcome of %s: %s", call_id, exc)
+            return
+        if raw is not None:
+            self._resolve_watchers(Outcome.model_validate_json(raw))
+
     # --- replies --------------------------------------------------------------------------
     def _deliver(self, event: ProgressEvent | ResultEvent) -> None:
         pending = self.pending.get(event.call_id)
+        if isinstance(event, ResultEvent):
+            self._resolve_watchers(event.outcome)
         if pending is None:
             return
         if isinstance(event, ResultEvent):
@@ -153,13 +215,18 @@ class CallBroker:
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel)
+                await pubsub.subscribe(self.channel, DONE_CHANNEL)
                 if self._subscribed.is_set():
                     log.info("reply channel resubscribed; re-reading results of calls in flight")
                     await self._sweep(force=True)
                 self._subscribed.set()
                 delay = 0.1
                 async for message in pubsub.listen():
+                    if message["channel"] == DONE_BYTES:
+                        done = message["data"].decode(errors="replace")
+                        if done in self.watchers:
+                            self._spawn(self._fetch_done(done))
+                        continue
                     try:
                         self._deliver(decode_event(message["data"]))
                     except ValueError:
@@ -210,6 +277,7 @@ class CallBroker:
             for p in self.pending.values()
             if force or now - p.started >= self.settings.exai_result_sweep_s
         ]
+        stale.extend(call_id for call_id in self.watchers if call_id not in self.pending)
         for start in range(0, len(stale), 500):
             batch = stale[start : start + 500]
             values = await self.redis.mget([result_key(call_id) for call_id in batch])

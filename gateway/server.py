@@ -17,8 +17,11 @@ from websockets.typing import Subprotocol
 
 from contracts.queue import make_celery
 from contracts.settings import Settings
+from gateway import legacy
 from gateway.auth import Authenticator
 from gateway.calls import CallBroker
+from gateway.http import HttpFront
+from gateway.limits import ConnectionLimits
 from gateway.session import Session
 from gateway.tool_catalog import ToolCatalog
 
@@ -37,12 +40,23 @@ class Gateway:
         self.redis = aioredis.Redis.from_url(settings.redis_url, health_check_interval=30)
         self.broker = CallBroker(settings, make_celery(settings), self.redis)
         self.catalog = ToolCatalog(page_size=settings.exai_tools_page_size)
-        token = settings.exai_ws_token
-        self.auth = Authenticator({"default": token.get_secret_value()} if token else {})
+        self.auth = Authenticator(settings.client_tokens())
+        self.connections = ConnectionLimits(
+            max_total=settings.exai_max_connections, max_per_ip=settings.exai_max_connections_per_ip
+        )
         self.sessions: set[Session] = set()
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        refusal = self.connections.refusal(_remote_ip(connection))
+        if refusal is not None:
+            log.warning("refused a connection from %s: %s", _remote_ip(connection), refusal)
+            response = connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, f"{refusal}; retry later\n")
+            response.headers["Retry-After"] = "5"
+            return response
         identity = self.auth.identify(request)
+        if identity is None and legacy.may_say_hello(request):
+            connection.provisional = True  # type: ignore[attr-defined]  # must authenticate by hello
+            return None
         if identity is None:
             log.warning(
                 "refused a connection from %s: missing or invalid token", connection.remote_address[0]
@@ -55,16 +69,38 @@ class Gateway:
 
     async def _handle(self, connection: ServerConnection) -> None:
         identity: str = getattr(connection, "identity", "anonymous")
+        ip = _remote_ip(connection)
+        self.connections.opened(ip)
+        log.info("client %s connected from %s", identity, ip)
         session = Session(self.broker, self.catalog, identity, connection.send)
         self.sessions.add(session)
+        self.broker.telemetry.connection_opened()
         writer = asyncio.create_task(session.write_forever())
         try:
-            async for frame in connection:
-                session.handle(frame)
+            # The old daemon's clients open with {"op": "hello"}; everyone else speaks MCP.
+            provisional: bool = getattr(connection, "provisional", False)
+            first = await legacy.opening_frame(
+                connection, provisional, self.settings.exai_legacy_hello_timeout_s
+            )
+            if first is not None and legacy.is_hello(first):
+                await legacy.serve_legacy(
+                    connection,
+                    first,
+                    self.broker,
+                    self.catalog,
+                    self.auth.identify_token,
+                    None if provisional else identity,
+                )
+            elif first is not None:
+                session.handle(first)
+                async for frame in connection:
+                    session.handle(frame)
         except ConnectionClosed:
             pass
         finally:
             self.sessions.discard(session)
+            self.connections.closed(ip)
+            self.broker.telemetry.connection_closed()
             writer.cancel()
             await session.close()
 
@@ -74,6 +110,15 @@ class Gateway:
         stop = stop or asyncio.Event()
         await self.broker.start()
         s = self.settings
+        http = HttpFront(
+            s,
+            self.broker,
+            self.catalog,
+            self.auth,
+            refusal=self.connections.refusal,
+            opened=self.connections.opened,
+            closed=self.connections.closed,
+        )
         try:
             async with serve(
                 self._handle,
@@ -88,6 +133,12 @@ class Gateway:
                 server_header=None,
             ) as server:
                 port = next(iter(server.sockets)).getsockname()[1]
+                http_port = await http.start(s.exai_ws_host, s.exai_http_port)
+                print(
+                    f"MCP Streamable HTTP on http://{s.exai_ws_host}:{http_port}/mcp",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 # A start-up banner, printed whatever LOG_LEVEL is: supervisors and tests wait for it.
                 print(
                     f"gateway listening on ws://{s.exai_ws_host}:{port}/ (auth "
@@ -102,8 +153,14 @@ class Gateway:
                 await stop.wait()
                 log.info("gateway stopping; calls in flight keep running and keep their results")
         finally:
+            await http.close()
             await self.broker.close()
             await self.redis.aclose()
+
+
+def _remote_ip(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return str(address[0]) if address else "?"
 
 
 def run_gateway(settings: Settings) -> None:

@@ -8,8 +8,10 @@ frames keep their order; progress is dropped before answers when a client reads 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,12 +19,16 @@ from celery.exceptions import CeleryError
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
+from contracts import tracing
 from contracts.errors import ExaiError
 from contracts.logs import correlated
 from contracts.version import SERVER_NAME, __version__
 from gateway import jsonrpc
-from gateway.calls import CallBroker
+from gateway.calls import CallBroker, ProgressCallback
 from gateway.jsonrpc import Notification, Request, RequestId, Response
+from gateway.limits import LimitExceeded, Slot, shared_limits
+from gateway.tasks import TaskError, TaskRecord, TaskService
+from gateway.telemetry import NullTelemetry, method_label
 from gateway.tool_catalog import InvalidCursor, ToolCatalog
 
 log = logging.getLogger(__name__)
@@ -35,6 +41,9 @@ OUTBOX_SOFT_LIMIT = 1000
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 META_CORRELATION = "io.exai/correlation_id"
 META_CALL = "io.exai/call_id"
+META_RETRY_AFTER = "io.exai/retry_after_s"
+LIMIT_EXCEEDED = -32000  # JSON-RPC server error: a limit was hit; data.retryAfter says when to retry
+TASK_METHODS = frozenset({"tasks/get", "tasks/result", "tasks/list", "tasks/cancel"})
 
 INSTRUCTIONS = (
     "Tools backed by Kimi (Moonshot) and GLM (Zhipu) models. Long calls report progress when you "
@@ -56,12 +65,17 @@ class Session:
         self.log_level = "info"
         self.calls: dict[RequestId, tuple[asyncio.Task[None], str | None]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self.telemetry = getattr(broker, "telemetry", None) or NullTelemetry()
+        self.tasks = TaskService(broker)
+        self.limits = shared_limits(broker)
+        self._last_frame = ""  # the latest frame posted, to tell an answer's status for metrics
 
     # --- output ---------------------------------------------------------------------------
     def post(self, frame: str, *, droppable: bool = False) -> None:
         if droppable and self._outbox.qsize() >= OUTBOX_SOFT_LIMIT:
             return
         self._outbox.put_nowait(frame)
+        self._last_frame = frame
 
     async def write_forever(self) -> None:
         while True:
@@ -96,7 +110,11 @@ class Session:
             return
         try:
             if isinstance(message, Request):
+                started = time.monotonic()
                 self._request(message)
+                if message.id not in self.calls:  # answered at once; a call is counted when it ends
+                    status = "error" if _is_error_answer(self._last_frame, message.id) else "ok"
+                    self.telemetry.request(method_label(message.method), status, time.monotonic() - started)
             elif isinstance(message, Notification):
                 self._notification(message)
             elif isinstance(message, Response):
@@ -129,6 +147,8 @@ class Session:
             self._tools_call(req)
         elif method == "logging/setLevel":
             self._set_level(req)
+        elif method in TASK_METHODS:
+            self._tasks_request(req)
         else:
             self.post(jsonrpc.error(req.id, jsonrpc.METHOD_NOT_FOUND, f"Method not found: {method[:100]}"))
 
@@ -162,7 +182,11 @@ class Session:
                 req.id,
                 {
                     "protocolVersion": self.protocol_version,
-                    "capabilities": {"tools": {"listChanged": False}, "logging": {}},
+                    "capabilities": {
+                        "tools": {"listChanged": False},
+                        "logging": {},
+                        "tasks": {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}},
+                    },
                     "serverInfo": {
                         "name": SERVER_NAME,
                         "title": "EX-AI MCP (Kimi & GLM)",
@@ -224,6 +248,11 @@ class Session:
             self.post(jsonrpc.result(req.id, _error_result("Invalid arguments: arguments must be an object")))
             return
         problems = self.catalog.argument_errors(spec.name, arguments)
+        if problems and isinstance(req.params.get("task"), dict):
+            # A task-augmented call expects a task back; a refusal before one exists is an error.
+            message = f"Invalid arguments for {spec.name}: " + "; ".join(problems)
+            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, message))
+            return
         if problems:
             self.post(
                 jsonrpc.result(
@@ -238,12 +267,155 @@ class Session:
             token = None
         supplied = meta.get(META_CORRELATION)
         correlation = supplied if isinstance(supplied, str) and CORRELATION_ID.match(supplied) else None
+        augmented = req.params.get("task")
+        if augmented is not None and not isinstance(augmented, dict):
+            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, "Invalid params: task must be an object"))
+            return
+        try:
+            slot = self.limits.acquire(self.identity)
+        except LimitExceeded as exc:
+            log.warning("refused a call of %s: %s", self.identity, exc.limit)
+            if augmented is not None:
+                data = {"retryAfter": exc.retry_after_s, "limit": exc.limit}
+                self.post(jsonrpc.error(req.id, LIMIT_EXCEEDED, exc.message, data))
+            else:
+                refused = _error_result(exc.message)
+                refused["_meta"] = {META_RETRY_AFTER: exc.retry_after_s}
+                self.post(jsonrpc.result(req.id, refused))
+            return
         job = self.broker.new_job(spec.name, arguments, client=self.identity, correlation_id=correlation)
+        if augmented is not None:
+            ttl_ms = self.tasks.ttl_ms(augmented.get("ttl"))
+            starting = self._start_task(req.id, job, ttl_ms, slot, token)
+            task = asyncio.create_task(starting, name=f"task-{job.call_id}")
+            self.calls[req.id] = (task, None)
+            return
         task = asyncio.create_task(self._run_call(req.id, job, token), name=f"call-{job.call_id}")
+        task.add_done_callback(lambda _: slot.release())
         self.calls[req.id] = (task, job.call_id)
 
-    async def _run_call(self, req_id: RequestId, job: Any, token: str | int | None) -> None:
+    # --- MCP tasks --------------------------------------------------------------------------
+    async def _start_task(
+        self, req_id: RequestId, job: Any, ttl_ms: int, slot: Slot, token: str | int | None = None
+    ) -> None:
+        """Answer a task-augmented tools/call with its task at once; the call runs on."""
         with correlated(job.correlation_id):
+            try:
+                record = await self.tasks.record(job, self.identity, ttl_ms)
+                # A progress token stays valid for the task's life (MCP): clients waiting on
+                # tasks/result need the heartbeats as much as those of a plain call.
+                pending = await self.broker.submit(job, self._progress_sender(token))
+            except (RedisError, KombuError, CeleryError, OSError) as exc:
+                slot.release()
+                log.warning("could not queue task %s: %s", job.call_id, exc)
+                self.broker.forget(job.call_id)
+                self.post(
+                    jsonrpc.error(
+                        req_id,
+                        jsonrpc.INTERNAL_ERROR,
+                        "the task queue is unavailable (Redis cannot be reached); retry in a few seconds",
+                    )
+                )
+                return
+            except BaseException:
+                slot.release()
+                raise
+            finally:
+                self.calls.pop(req_id, None)
+            log.info("tools/call %s as task %s", job.tool, job.call_id)
+            self._meter_task(job, pending.future)
+            self.post(jsonrpc.result(req_id, {"task": self.tasks.view(record, None)}))
+            watcher = asyncio.create_task(self._watch_task(record, pending.future, slot))
+            self._background.add(watcher)  # lives on after the client leaves: the slot is held till the end
+            watcher.add_done_callback(self._background.discard)
+
+    def _meter_task(self, job: Any, future: asyncio.Future[Any]) -> None:
+        """Count a task-augmented call when it ends, as a plain call is counted."""
+        started = time.monotonic()
+
+        def done(ended: asyncio.Future[Any]) -> None:
+            if ended.cancelled():
+                status, error = "cancelled", "CANCELLED"
+            elif (exc := ended.exception()) is not None:
+                status, error = "error", str(getattr(exc, "code", "ERROR"))
+            else:
+                outcome = ended.result()
+                status, error = ("error", outcome.error_code or "ERROR") if outcome.is_error else ("ok", "")
+            self.telemetry.call(
+                tool=job.tool,
+                status=status,
+                error=error,
+                duration=time.monotonic() - started,
+                correlation_id=job.correlation_id,
+                call_id=job.call_id,
+            )
+
+        future.add_done_callback(done)
+
+    def _progress_sender(self, token: str | int | None) -> ProgressCallback | None:
+        if token is None:
+            return None
+
+        def send(value: float, total: float | None, message: str | None) -> None:
+            params: dict[str, Any] = {"progressToken": token, "progress": value}
+            if total is not None:
+                params["total"] = total
+            if message:
+                params["message"] = message
+            self.post(jsonrpc.notification("notifications/progress", params), droppable=True)
+
+        return send
+
+    async def _watch_task(self, record: TaskRecord, future: asyncio.Future[Any], slot: Slot) -> None:
+        try:
+            with contextlib.suppress(Exception):
+                await future
+        finally:
+            slot.release()
+        with contextlib.suppress(Exception):  # the optional status notification is best effort
+            task = await self.tasks.get(record.task_id, self.identity)
+            self.post(jsonrpc.notification("notifications/tasks/status", task), droppable=True)
+
+    def _tasks_request(self, req: Request) -> None:
+        if req.id in self.calls:
+            self.post(
+                jsonrpc.error(
+                    req.id, jsonrpc.INVALID_REQUEST, f"Invalid Request: id {req.id!r} is already in use"
+                )
+            )
+            return
+        task = asyncio.create_task(self._run_tasks_request(req), name=f"{req.method}-{req.id}")
+        self.calls[req.id] = (task, None)  # cancellable; cancelling a wait never cancels the task
+
+    async def _run_tasks_request(self, req: Request) -> None:
+        params = req.params
+        try:
+            if req.method == "tasks/get":
+                answer = await self.tasks.get(params.get("taskId"), self.identity)
+            elif req.method == "tasks/result":
+                answer = await self.tasks.result(params.get("taskId"), self.identity)
+            elif req.method == "tasks/list":
+                answer = await self.tasks.list(self.identity, params.get("cursor"))
+            else:
+                answer = await self.tasks.cancel(params.get("taskId"), self.identity)
+            self.post(jsonrpc.result(req.id, answer))
+        except TaskError as exc:
+            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, f"Invalid params: {exc}"))
+        except (RedisError, OSError) as exc:
+            log.warning("%s failed: %s", req.method, exc)
+            self.post(
+                jsonrpc.error(
+                    req.id, jsonrpc.INTERNAL_ERROR, "task store unavailable (Redis cannot be reached); retry"
+                )
+            )
+        finally:
+            self.calls.pop(req.id, None)
+
+    async def _run_call(self, req_id: RequestId, job: Any, token: str | int | None) -> None:
+        with (
+            correlated(job.correlation_id),
+            tracing.span("tools/call", tool=job.tool, correlation_id=job.correlation_id, call_id=job.call_id),
+        ):
             on_progress = None
             if token is not None:
 
@@ -256,7 +428,11 @@ class Session:
                     self.post(jsonrpc.notification("notifications/progress", params), droppable=True)
 
             log.info("tools/call %s as %s", job.tool, job.call_id)
+            started = time.monotonic()
+            status, error = "cancelled", "CANCELLED"  # unless an answer is sent below
             try:
+                # Recorded as a task too: a client that leaves can fetch the result with tasks/result.
+                await self.tasks.record(job, self.identity, self.tasks.ttl_ms(None))
                 pending = await self.broker.submit(job, on_progress)
                 outcome = await pending.future
                 result = {
@@ -269,12 +445,16 @@ class Session:
                 if outcome.is_error:
                     self.log_to_client("warning", {"call": job.call_id, "error": outcome.error_code})
                 self.post(jsonrpc.result(req_id, result))
+                status, error = ("error", outcome.error_code or "ERROR") if outcome.is_error else ("ok", "")
             except asyncio.CancelledError:
                 raise
             except ExaiError as exc:
+                status, error = "error", exc.code
                 self.post(jsonrpc.result(req_id, _error_result(exc.message, job.correlation_id)))
             except (RedisError, KombuError, CeleryError, OSError) as exc:
                 log.warning("could not queue %s: %s", job.call_id, exc)
+                status, error = "error", "QUEUE_UNAVAILABLE"
+                self.telemetry.error("queue_unavailable")
                 self.broker.forget(job.call_id)
                 self.post(
                     jsonrpc.result(
@@ -287,6 +467,16 @@ class Session:
                 )
             finally:
                 self.calls.pop(req_id, None)
+                elapsed = time.monotonic() - started
+                self.telemetry.request("tools/call", "error" if status == "error" else "ok", elapsed)
+                self.telemetry.call(
+                    tool=job.tool,
+                    status=status,
+                    error=error,
+                    duration=elapsed,
+                    correlation_id=job.correlation_id,
+                    call_id=job.call_id,
+                )
 
     def _cancel(self, req_id: RequestId) -> None:
         entry = self.calls.pop(req_id, None)
@@ -313,6 +503,11 @@ class Session:
             if call_id is not None:
                 self.broker.forget(call_id)
         self.calls.clear()
+
+
+def _is_error_answer(frame: str, req_id: RequestId) -> bool:
+    # jsonrpc.error writes "error" right after the id; a result never has it there.
+    return frame.startswith(jsonrpc.error(req_id, 0, "")[: -len('{"code":0,"message":""}}')])
 
 
 def _error_result(message: str, correlation_id: str | None = None) -> dict[str, Any]:

@@ -6,6 +6,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import redis
+from celery import Celery
+
 from contracts.errors import DeadlineExceeded
 from contracts.job import Job
 from contracts.settings import Settings
@@ -23,6 +26,9 @@ class ToolContext:
     provider: Callable[[str], ProviderClient]
     report: ProgressSink
     min_interval: float = 0.0
+    # Threads, consensus and status need Redis and the Celery app; unit tests may leave them out.
+    redis: redis.Redis | None = None
+    celery: Celery | None = None
     _last_report: float = field(default=0.0, init=False)
     _last_value: float = field(default=-1.0, init=False)
 

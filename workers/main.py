@@ -11,15 +11,30 @@ from typing import Any
 
 import redis
 from celery import Celery, Task
-from celery.signals import after_setup_logger, setup_logging, task_revoked, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    setup_logging,
+    task_revoked,
+    worker_ready,
+    worker_shutdown,
+)
 
+from contracts import tracing
 from contracts.logs import configure_logging, install_filter
 from contracts.names import NOOP_TASK, task_name
 from contracts.queue import make_celery
 from contracts.settings import Settings, load_settings
 from contracts.tools import SPECS
+from workers import supabase_sync, telemetry
+from workers.breaker import Breaker
 from workers.cancel_listener import CancelListener
+from workers.claims import Claims
+from workers.consensus import register_consult
+from workers.leases import Leases
+from workers.protected import ProtectedPool
+from workers.reaper import Reaper
 from workers.runner import ProviderPool, Runner
+from workers.telemetry import WorkerTelemetry
 from workers.tools import IMPLEMENTATIONS, ToolFunction
 
 log = logging.getLogger("workers")
@@ -32,10 +47,19 @@ def build(settings: Settings) -> tuple[Celery, Runner]:
     app = make_celery(settings)
     client = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
     listener = CancelListener(client)
-    runner = Runner(settings, client, listener, ProviderPool(settings).get)
+    breaker = Breaker(
+        client, threshold=settings.exai_breaker_failure_threshold, cooldown_s=settings.exai_breaker_cooldown_s
+    )
+    leases = Leases(client, ttl_s=settings.exai_lease_ttl_s)
+    providers = ProtectedPool(ProviderPool(settings).get, breaker, leases, settings)
+    claims = Claims(client, settings.exai_claim_ttl_s)
+    runner = Runner(settings, client, listener, providers.get, claims)
 
     for name, function in IMPLEMENTATIONS.items():
         _register(app, runner, listener, name, function)
+    runner.celery = app  # consensus sends its per-model sub-tasks through it
+    register_consult(app, runner)
+    supabase_sync.install(app, runner, settings)  # durable history, when SUPABASE_URL is set
 
     @app.task(name=NOOP_TASK, ignore_result=False, acks_late=False)
     def noop(value: Any = None) -> Any:
@@ -80,6 +104,14 @@ def _revoked(request: Any = None, **_: Any) -> None:
 def _ready(sender: Any = None, **_: Any) -> None:
     # A start-up banner, printed whatever LOG_LEVEL is: supervisors and tests wait for it.
     hostname = getattr(sender, "hostname", "?")
+    # Keep this worker's claims alive, and hand back the calls of workers that died.
+    runner.claims.start()
+    Reaper(
+        runner.redis,
+        claim_ttl_s=settings.exai_claim_ttl_s,
+        interval_s=settings.exai_reaper_interval_s,
+        owner=runner.claims.owner,
+    ).start()
     print(
         f"exai worker ready: {hostname} pool={settings.exai_worker_pool} "
         f"concurrency={settings.exai_worker_concurrency}",
@@ -89,3 +121,17 @@ def _ready(sender: Any = None, **_: Any) -> None:
 
 
 app, runner = build(settings)
+recorder = WorkerTelemetry(settings, runner.redis, settings.exai_worker_concurrency)
+telemetry.install(recorder)
+tracing.setup(settings, "exai-worker")
+
+
+@worker_ready.connect
+def _telemetry_ready(sender: Any = None, **_: Any) -> None:
+    recorder.concurrency = getattr(sender, "concurrency", None) or settings.exai_worker_concurrency
+    recorder.start(getattr(sender, "hostname", None) or "")
+
+
+@worker_shutdown.connect
+def _telemetry_stop(**_: Any) -> None:
+    recorder.stop()  # removes the heartbeat, so monitoring sees the worker gone at once

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 
 from contracts.job import Outcome, ProgressEvent, ResultEvent
-from contracts.names import result_key
+from contracts.names import DONE_CHANNEL, result_key
 
 
 def load(client: redis.Redis, call_id: str) -> Outcome | None:
@@ -27,6 +27,9 @@ def store_and_publish(client: redis.Redis, outcome: Outcome, reply_to: str | Non
             outcome = earlier
     if reply_to:
         client.publish(reply_to, ResultEvent(call_id=outcome.call_id, outcome=outcome).model_dump_json())
+    # Gateways waiting on a call they did not send (tasks/result after a reconnect or a gateway
+    # restart) listen here, once per gateway, instead of on the original gateway's reply channel.
+    client.publish(DONE_CHANNEL, outcome.call_id)
     return outcome
 
 

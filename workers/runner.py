@@ -15,22 +15,28 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from celery import Task
+from celery import Celery, Task
 
 from contracts.errors import CallCancelled, DeadlineExceeded, ExaiError, ProviderError
 from contracts.job import Job, Outcome, ProgressEvent
 from contracts.logs import correlated
 from contracts.names import cancel_key
 from contracts.settings import Settings
-from workers import outcomes
+from workers import outcomes, telemetry
 from workers.backoff import compute_backoff
 from workers.cancel_listener import CancelListener
+from workers.claims import Claims
 from workers.context import ToolContext
+from workers.metered import MeteredClient
 from workers.providers.base import ProviderClient
 from workers.providers.registry import make_client
 from workers.tools import ToolFunction
 
 log = logging.getLogger(__name__)
+
+# Backoff while Redis is unreachable (a restart, a failover), first and longest pause.
+REDIS_RETRY_MIN_S = 0.1
+REDIS_RETRY_MAX_S = 2.0
 
 
 class ProviderPool:
@@ -45,7 +51,7 @@ class ProviderPool:
         with self._lock:
             client = self._clients.get(provider)
             if client is None:
-                client = self._clients[provider] = make_client(provider, self._settings)
+                client = self._clients[provider] = MeteredClient(make_client(provider, self._settings))
             return client
 
 
@@ -56,16 +62,33 @@ class Runner:
         client: redis.Redis,
         listener: CancelListener,
         providers: Callable[[str], ProviderClient],
+        claims: Claims | None = None,
     ) -> None:
         self.settings = settings
         self.redis = client
         self.listener = listener
         self.providers = providers
+        self.claims = claims or Claims(client, settings.exai_claim_ttl_s)
+        self.celery: Celery | None = None  # set by workers.main; consensus sends sub-tasks on it
+        # Told about every finished call (the Supabase tool-call record); must not raise.
+        self.on_finish: Callable[[Job, Outcome], None] | None = None
 
     def run(self, task: Task, payload: dict[str, Any], tool: ToolFunction) -> str:
         job = Job.model_validate(payload)
         with correlated(job.correlation_id):
-            return self._run(task, job, tool)
+            pause = REDIS_RETRY_MIN_S
+            while True:
+                try:
+                    return self._run(task, job, tool)
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    # Redis is restarting: wait for it (within the call's deadline) rather than
+                    # fail a call nobody can record; nothing was sent to the provider yet, or its
+                    # outcome is being stored by _finish, which waits the same way.
+                    if job.remaining() <= 0:
+                        raise
+                    log.warning("Redis unavailable (%s); trying again in %.1f s", exc, pause)
+                    time.sleep(pause)
+                    pause = min(pause * 2, REDIS_RETRY_MAX_S)
 
     def _run(self, task: Task, job: Job, tool: ToolFunction) -> str:
         existing = outcomes.load(self.redis, job.call_id)
@@ -73,6 +96,16 @@ class Runner:
             log.info("call %s already finished; answering from the stored outcome", job.call_id)
             outcomes.store_and_publish(self.redis, existing, job.reply_to, self.settings.exai_result_ttl_s)
             return "duplicate"
+        if not self.claims.acquire(job.call_id):
+            # A second delivery of a call a live worker is running: that worker will answer it.
+            log.info("call %s is running on another worker; leaving it there", job.call_id)
+            return "duplicate"
+        try:
+            return self._run_claimed(task, job, tool)
+        finally:
+            self.claims.release(job.call_id)  # a no-op once parked for a retry
+
+    def _run_claimed(self, task: Task, job: Job, tool: ToolFunction) -> str:
         if self.redis.exists(cancel_key(job.call_id)):
             log.info("call %s was cancelled before it started", job.call_id)
             self._finish(job, _error(job, CallCancelled("the call was cancelled by the client")))
@@ -100,6 +133,8 @@ class Runner:
                 self.redis, job.reply_to, ProgressEvent(call_id=job.call_id, progress=p, total=t, message=m)
             ),
             min_interval=self.settings.exai_progress_min_interval_s,
+            redis=self.redis,
+            celery=self.celery,
         )
         try:
             result = tool(ctx, job.arguments)
@@ -123,8 +158,12 @@ class Runner:
             outcome = _error(job, exc, attempts=attempt + 1)
         except ExaiError as exc:
             outcome = _error(job, exc, attempts=attempt + 1)
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise  # Redis is restarting: run() waits for it and runs the call again
         except Exception:
             log.exception("tool %s failed unexpectedly", job.tool)
+            if (recorder := telemetry.current()) is not None:
+                recorder.error("worker", "internal")
             outcome = _error(
                 job,
                 ExaiError(
@@ -172,6 +211,8 @@ class Runner:
             )
             return
         log.warning("%s (attempt %d); retrying in %.2f s", exc.message, attempt + 1, delay)
+        if (recorder := telemetry.current()) is not None:
+            recorder.retry(exc.provider or "unknown", exc.kind)
         outcomes.publish_progress(
             self.redis,
             job.reply_to,
@@ -181,10 +222,29 @@ class Runner:
                 message=f"provider busy ({exc.kind}); retrying in {delay:.1f} s",
             ),
         )
+        self.claims.park_for_retry(job.call_id, delay)
         raise task.retry(countdown=delay, max_retries=max_retries, exc=exc)
 
     def _finish(self, job: Job, outcome: Outcome) -> None:
-        outcomes.store_and_publish(self.redis, outcome, job.reply_to, self.settings.exai_result_ttl_s)
+        pause = REDIS_RETRY_MIN_S
+        # The provider's work is done: keep trying to record it while Redis restarts, so it is
+        # neither lost nor redone (bounded by the time its outcome would be kept anyway).
+        give_up = time.monotonic() + self.settings.exai_result_ttl_s
+        while True:
+            try:
+                outcomes.store_and_publish(self.redis, outcome, job.reply_to, self.settings.exai_result_ttl_s)
+                break
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if time.monotonic() > give_up:
+                    raise
+                log.warning("could not store the outcome (%s); trying again in %.1f s", exc, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, REDIS_RETRY_MAX_S)
+        if self.on_finish is not None:
+            try:
+                self.on_finish(job, outcome)
+            except Exception:  # a record lost to a bug must not turn a finished call into a failure
+                log.exception("recording call %s failed", job.call_id)
 
 
 def _envelope_text(result: dict[str, Any]) -> str:

@@ -67,7 +67,7 @@ def test_call_reports_an_unreachable_gateway_clearly(tmp_path: Path) -> None:
 @pytest.mark.e2e
 def test_up_runs_the_whole_stack_on_the_emulator_and_stops_it_on_ctrl_c(tmp_path: Path) -> None:
     """`exai up` with no keys and no REDIS_URL: emulator banner, a working call, clean shutdown."""
-    env = clean_env(tmp_path, EXAI_WS_PORT="0", PYTHONUNBUFFERED="1")
+    env = clean_env(tmp_path, EXAI_WS_PORT="0", EXAI_HTTP_PORT="0", PYTHONUNBUFFERED="1")
     up = ManagedProcess(
         "up", ["-m", "cli.main", "up", "--state-dir", str(tmp_path / "redis")], env, tmp_path / "up.log"
     )

@@ -26,7 +26,10 @@ class Stack:
     emulator_url: str
     gateway: ManagedProcess | None = None
     gateway_url: str = ""
+    http_url: str = ""  # the gateway's Streamable HTTP endpoint (…/mcp)
     workers: list[ManagedProcess] = field(default_factory=list)
+    monitor: ManagedProcess | None = None
+    monitor_urls: dict[str, str] = field(default_factory=dict)  # health, metrics, dashboard
 
     @property
     def authed_url(self) -> str:
@@ -60,13 +63,27 @@ class Stack:
         gateway = ManagedProcess(
             "gateway",
             ["-m", "cli.main", "gateway"],
-            {**self.env, "EXAI_WS_PORT": "0", **env},
+            {**self.env, "EXAI_WS_PORT": "0", "EXAI_HTTP_PORT": "0", **env},
             self.directory / "gateway.log",
         )
         match = gateway.start(r"gateway listening on (ws://[\d.]+:\d+/)", timeout=30)
         self.gateway = gateway
         self.gateway_url = match.group(1)
+        self.http_url = gateway.wait_for(r"MCP Streamable HTTP on (http://\S+)").group(1)
         return gateway
+
+    def start_monitor(self, **env: str) -> ManagedProcess:
+        """``exai monitor`` on free ports; its URLs go to ``monitor_urls``."""
+        monitor = ManagedProcess(
+            "monitor",
+            ["-m", "cli.main", "monitor"],
+            {**self.env, "HEALTH_PORT": "0", "METRICS_PORT": "0", "DASHBOARD_PORT": "0", **env},
+            self.directory / "monitor.log",
+        )
+        match = monitor.start(r"monitor listening: health (\S+) metrics (\S+) dashboard (\S+)", timeout=30)
+        self.monitor = monitor
+        self.monitor_urls = {"health": match.group(1), "metrics": match.group(2), "dashboard": match.group(3)}
+        return monitor
 
     def logs(self) -> str:
         return "\n".join(
@@ -81,6 +98,7 @@ def running_stack(
     workers: int = 1,
     token: str | None = TOKEN,
     emulator_args: tuple[str, ...] = (),
+    monitor: bool = False,
     **settings: str,
 ) -> Iterator[Stack]:
     """Start everything on free loopback ports; stop it all (by PID) on exit."""
@@ -127,4 +145,7 @@ def running_stack(
             result.start_worker()
         stack.callback(lambda: result.gateway and result.gateway.stop())
         result.start_gateway()
+        stack.callback(lambda: result.monitor and result.monitor.stop())
+        if monitor:
+            result.start_monitor()
         yield result
