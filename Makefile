@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint bench clean
+.PHONY: install system-tools run test test-fast lint bench clean
 
 install: $(STAMP) .venv-exporter/.installed tests/conformance/node_modules/.installed
 
@@ -30,8 +30,21 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/exai up
 
+# System tools some tests drive: headless Chromium (dashboard), promtool (metrics and alert rules),
+# docker-compose (validates docker-compose.yml; no container engine runs). Installed from the
+# distribution's packages when missing; needs root, as on CI.
+system-tools:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 ## Run every test (unit, end-to-end with real processes).
-test: install
+test: install system-tools
 	$(BIN)/python -m pytest -q
 
 ## Unit tests only (no processes started).
