@@ -24,6 +24,9 @@ class Job(BaseModel):
     client: str = "anonymous"  # authenticated identity that made the call
     correlation_id: str
     created_at: float = Field(default_factory=time.time)
+    # Whether a client listens for progress; without one the worker publishes none (fewer
+    # Redis round trips; heartbeats come from the gateway either way).
+    progress: bool = True
 
     def remaining(self, now: float | None = None) -> float:
         return self.deadline - (time.time() if now is None else now)
@@ -49,6 +52,7 @@ class ProgressEvent(BaseModel):
     progress: float
     total: float | None = None
     message: str | None = None
+    text: str | None = None  # answer text streamed since the previous report
 
 
 class ResultEvent(BaseModel):

@@ -29,7 +29,11 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options=broker_options,
         result_backend_transport_options=visibility,
         broker_connection_retry_on_startup=True,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # Keep running calls alive through a broker blip: the runner waits for Redis to come back
+        # and stores the outcome once, and a redelivered copy finds that outcome (or the running
+        # call's claim) instead of calling the provider again. Celery's alternative, terminating
+        # them, lost their messages when Redis restarted (tests/chaos/test_restarts.py).
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_send_task_events=True,
         task_send_sent_event=True,
         task_track_started=True,

@@ -96,7 +96,8 @@ class Settings(BaseSettings):
 
     # --- workers ----------------------------------------------------------------------------
     exai_worker_pool: Literal["gevent", "threads", "prefork", "solo"] = "gevent"
-    exai_worker_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 500
+    # gevent greenlets are cheap: one worker process holds a thousand waiting LLM calls.
+    exai_worker_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 1000
 
     # --- monitoring (health, metrics, dashboard, Flower, celery-exporter) --------------------
     exai_monitor_host: str = "127.0.0.1"  # where health, metrics and the dashboard listen

@@ -58,6 +58,9 @@ Control endpoints:
   The request id comes from the ``X-Request-ID`` header, or from GLM's ``request_id`` body field.
   ``in_flight`` counts calls being answered, or hanging, right now. ``max_in_flight`` is the highest
   that count has reached.
+* ``GET /_emulator/stream_times?request_id=ID`` - ``{"times": [...]}``: when each streamed chunk of
+  that request left the emulator (Unix time; the latest 100 streams are kept), for measuring how
+  far progress trails the provider.
 * ``POST /_emulator/reset`` - clear faults and stats; hung calls are released by dropping their
   connections.
 * ``GET /_emulator/health`` - 200 ``{"status": "ok"}``.

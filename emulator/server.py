@@ -59,6 +59,7 @@ def create_app(latency_ms: float = 0, tokens_per_second: float = 0) -> web.Appli
     app.router.add_post(f"{PREFIXES['glm']}/web_search", _glm_web_search)
     app.router.add_post("/_emulator/faults", _add_fault)
     app.router.add_get("/_emulator/stats", _stats)
+    app.router.add_get("/_emulator/stream_times", _stream_times)
     app.router.add_post("/_emulator/reset", _reset)
     app.router.add_get("/_emulator/health", _health)
     return app
@@ -193,6 +194,7 @@ async def _stream(
             if rate:
                 await asyncio.sleep(1 / rate)
             await response.write(_sse(chunk))
+            state.stats.chunk_sent(completion.request_id)
         await response.write(_sse(completion.final_chunk()))
         await response.write(_sse("[DONE]"))
         await response.write_eof()
@@ -256,6 +258,12 @@ async def _add_fault(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": str(exc)}, status=400)
     state.faults.add(fault)
     return web.json_response({"queued": fault.as_dict(), "faults_pending": state.faults.pending()})
+
+
+async def _stream_times(request: web.Request) -> web.StreamResponse:
+    """When each chunk of the stream for ``?request_id=`` left the emulator (Unix times)."""
+    times = request.app[STATE].stats.stream_times.get(request.query.get("request_id", ""), [])
+    return web.json_response({"times": times})
 
 
 async def _stats(request: web.Request) -> web.StreamResponse:

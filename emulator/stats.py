@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from contracts.models import PROVIDERS
+
+MAX_STREAMS_KEPT = 100
 
 
 class Stats:
@@ -19,6 +22,9 @@ class Stats:
         """Forget past calls; calls still being answered stay in flight."""
         self.calls: Counter[str] = Counter({p: 0 for p in PROVIDERS})
         self.by_request_id: Counter[str] = Counter()
+        # When each streamed chunk left, per request id, so a benchmark can measure how far the
+        # progress a client sees trails the provider. Only the most recent streams are kept.
+        self.stream_times: dict[str, list[float]] = {}
         self.max_in_flight: Counter[str] = Counter(self.in_flight)
         self.last_body: dict[str, Any] = {p: None for p in PROVIDERS}
 
@@ -27,6 +33,16 @@ class Stats:
         if request_id:
             self.by_request_id[request_id] += 1
         self.last_body[provider] = body
+
+    def chunk_sent(self, request_id: str | None) -> None:
+        if not request_id:
+            return
+        times = self.stream_times.get(request_id)
+        if times is None:
+            if len(self.stream_times) >= MAX_STREAMS_KEPT:
+                self.stream_times.pop(next(iter(self.stream_times)))
+            times = self.stream_times[request_id] = []
+        times.append(time.time())
 
     @contextmanager
     def active(self, provider: str) -> Iterator[None]:

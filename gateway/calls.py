@@ -14,10 +14,10 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from celery import Celery
@@ -41,8 +41,13 @@ from gateway.telemetry import GatewayTelemetry
 log = logging.getLogger(__name__)
 DONE_BYTES = DONE_CHANNEL.encode()
 
-# (progress, total, message) -> None; must not block (the session queues the frame).
-ProgressCallback = Callable[[float, float | None, str | None], None]
+
+class ProgressCallback(Protocol):
+    """Called with each progress report; must not block (the session queues the frame)."""
+
+    def __call__(
+        self, value: float, total: float | None, message: str | None, text: str | None = None
+    ) -> None: ...
 
 
 @dataclass
@@ -55,13 +60,15 @@ class PendingCall:
     last_sent: float = field(default_factory=time.monotonic)
     running: bool = False
 
-    def progress(self, value: float, total: float | None, message: str | None) -> None:
+    def progress(
+        self, value: float, total: float | None, message: str | None, text: str | None = None
+    ) -> None:
         if self.on_progress is None or self.future.done():
             return
         # MCP requires progress to grow; worker counts restart after a retry, so bump past them.
         self.last_progress = value if value > self.last_progress else self.last_progress + 1
         self.last_sent = time.monotonic()
-        self.on_progress(self.last_progress, total, message)
+        self.on_progress(self.last_progress, total, message, text)
 
 
 class CallBroker:
@@ -117,6 +124,8 @@ class CallBroker:
     async def submit(self, job: Job, on_progress: ProgressCallback | None) -> PendingCall:
         """Register the call, then enqueue it, so no reply can arrive before we listen for it."""
         loop = asyncio.get_running_loop()
+        if on_progress is None and job.progress:
+            job = job.model_copy(update={"progress": False})
         pending = PendingCall(job=job, future=loop.create_future(), on_progress=on_progress)
         self.pending[job.call_id] = pending
         send = functools.partial(
@@ -125,7 +134,8 @@ class CallBroker:
             kwargs={"job": job.model_dump(mode="json")},
             task_id=job.call_id,
             queue=TOOL_QUEUE,
-            headers={"correlation_id": job.correlation_id, **tracing.inject()},
+            # Celery keeps "correlation_id" for itself (the task id), so ours has its own name.
+            headers={"exai_correlation_id": job.correlation_id, **tracing.inject()},
             # The outcome comes back on our reply channel; without this Celery would also
             # subscribe to (and later unsubscribe from) a result channel per call.
             ignore_result=True,
@@ -208,7 +218,7 @@ class CallBroker:
                 pending.future.set_result(event.outcome)
         else:
             pending.running = True
-            pending.progress(event.progress, event.total, event.message)
+            pending.progress(event.progress, event.total, event.message, event.text)
 
     async def _listen(self) -> None:
         delay = 0.1

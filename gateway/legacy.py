@@ -224,7 +224,9 @@ class LegacySession:
     async def _run(self, request_id: str | int, job: Job) -> None:
         started = time.monotonic()
 
-        def on_progress(value: float, total: float | None, message: str | None) -> None:
+        def on_progress(
+            value: float, total: float | None, message: str | None, text: str | None = None
+        ) -> None:
             frame: Frame = {
                 "op": "progress",
                 "request_id": request_id,

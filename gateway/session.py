@@ -42,6 +42,7 @@ CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 META_CORRELATION = "io.exai/correlation_id"
 META_CALL = "io.exai/call_id"
 META_RETRY_AFTER = "io.exai/retry_after_s"
+META_TEXT = "io.exai/text"  # answer text streamed in a progress notification
 LIMIT_EXCEEDED = -32000  # JSON-RPC server error: a limit was hit; data.retryAfter says when to retry
 TASK_METHODS = frozenset({"tasks/get", "tasks/result", "tasks/list", "tasks/cancel"})
 
@@ -356,12 +357,14 @@ class Session:
         if token is None:
             return None
 
-        def send(value: float, total: float | None, message: str | None) -> None:
+        def send(value: float, total: float | None, message: str | None, text: str | None = None) -> None:
             params: dict[str, Any] = {"progressToken": token, "progress": value}
             if total is not None:
                 params["total"] = total
             if message:
                 params["message"] = message
+            if text:
+                params["_meta"] = {META_TEXT: text}  # the answer as it streams; clients may show it
             self.post(jsonrpc.notification("notifications/progress", params), droppable=True)
 
         return send
@@ -416,16 +419,7 @@ class Session:
             correlated(job.correlation_id),
             tracing.span("tools/call", tool=job.tool, correlation_id=job.correlation_id, call_id=job.call_id),
         ):
-            on_progress = None
-            if token is not None:
-
-                def on_progress(value: float, total: float | None, message: str | None) -> None:
-                    params: dict[str, Any] = {"progressToken": token, "progress": value}
-                    if total is not None:
-                        params["total"] = total
-                    if message:
-                        params["message"] = message
-                    self.post(jsonrpc.notification("notifications/progress", params), droppable=True)
+            on_progress = self._progress_sender(token)
 
             log.info("tools/call %s as %s", job.tool, job.call_id)
             started = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import redis
 from celery import Celery
@@ -15,7 +16,11 @@ from contracts.settings import Settings
 from workers.cancellation import CancelToken
 from workers.providers.base import ProviderClient
 
-ProgressSink = Callable[[float, float | None, str | None], None]
+
+class ProgressSink(Protocol):
+    def __call__(
+        self, value: float, total: float | None, message: str | None, text: str | None = None
+    ) -> None: ...
 
 
 @dataclass
@@ -31,6 +36,7 @@ class ToolContext:
     celery: Celery | None = None
     _last_report: float = field(default=0.0, init=False)
     _last_value: float = field(default=-1.0, init=False)
+    _unsent_text: list[str] = field(default_factory=list, init=False)
 
     @property
     def call_id(self) -> str:
@@ -41,9 +47,21 @@ class ToolContext:
         return self.job.deadline
 
     def progress(
-        self, value: float, total: float | None = None, message: str | None = None, *, force: bool = False
+        self,
+        value: float,
+        total: float | None = None,
+        message: str | None = None,
+        *,
+        force: bool = False,
+        text: str | None = None,
     ) -> None:
-        """Report progress, at most once per ``min_interval`` unless ``force``; values only grow."""
+        """Report progress, at most once per ``min_interval`` unless ``force``; values only grow.
+
+        ``text`` is answer text streamed since the last call; text of throttled reports is kept
+        and sent with the next one, so a client reading it sees the answer in order.
+        """
+        if text:
+            self._unsent_text.append(text)
         if value <= self._last_value:
             return
         now = time.monotonic()
@@ -51,7 +69,9 @@ class ToolContext:
             return
         self._last_report = now
         self._last_value = value
-        self.report(value, total, message)
+        streamed = "".join(self._unsent_text) or None
+        self._unsent_text.clear()
+        self.report(value, total, message, streamed)
 
     def check(self) -> None:
         """Stop here if the call was cancelled or ran out of time."""

@@ -121,8 +121,8 @@ def ask(ctx: ToolContext, request: Ask) -> Answer:
 
 
 def _send(ctx: ToolContext, model: ModelInfo, chat: ChatRequest, *, stream: bool) -> ChatResponse:
-    def on_delta(_text: str, chunks: int) -> None:
-        ctx.progress(1 + chunks, None, f"{chunks} chunks streamed from {model.name}")
+    def on_delta(text: str, chunks: int) -> None:
+        ctx.progress(1 + chunks, None, f"{chunks} chunks streamed from {model.name}", text=text)
 
     return ctx.provider(model.provider).chat(
         chat,

@@ -3,9 +3,35 @@
 from __future__ import annotations
 
 import redis
+from redis.commands.core import Script
 
-from contracts.job import Outcome, ProgressEvent, ResultEvent
-from contracts.names import DONE_CHANNEL, result_key
+from contracts.job import Outcome, ProgressEvent
+from contracts.names import DONE_CHANNEL, cancel_key, result_key
+
+# Keep the first outcome (SET NX), then publish whichever outcome is stored, to the caller's
+# reply channel as a ResultEvent and to the done channel: one round trip per finished call.
+_STORE_AND_PUBLISH = """
+local stored = ARGV[1]
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  stored = redis.call('GET', KEYS[1]) or ARGV[1]
+end
+if ARGV[4] ~= '' then
+  local event = '{"type":"result","call_id":' .. cjson.encode(ARGV[3]) .. ',"outcome":' .. stored .. '}'
+  redis.call('PUBLISH', ARGV[4], event)
+end
+redis.call('PUBLISH', ARGV[5], ARGV[3])
+return stored
+"""
+
+
+_scripts: dict[int, Script] = {}
+
+
+def _store_script(client: redis.Redis) -> Script:
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(_STORE_AND_PUBLISH)
+    return script
 
 
 def load(client: redis.Redis, call_id: str) -> Outcome | None:
@@ -13,24 +39,27 @@ def load(client: redis.Redis, call_id: str) -> Outcome | None:
     return None if raw is None else Outcome.model_validate_json(raw)
 
 
+def load_with_cancel(client: redis.Redis, call_id: str) -> tuple[Outcome | None, bool]:
+    """The stored outcome, and whether the call was cancelled, in one round trip."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.get(result_key(call_id))
+        pipe.exists(cancel_key(call_id))
+        raw, cancelled = pipe.execute()
+    return (None if raw is None else Outcome.model_validate_json(raw)), bool(cancelled)
+
+
 def store_and_publish(client: redis.Redis, outcome: Outcome, reply_to: str | None, ttl: int) -> Outcome:
     """Keep the first outcome stored for a call (a redelivered run never replaces it) and publish it.
 
     Returns the outcome that is now authoritative, which is the earlier one if another run of the
-    same call finished first.
+    same call finished first. Gateways waiting on a call they did not send (tasks/result after a
+    reconnect or a gateway restart) hear of it on the done channel, which each gateway watches once.
     """
-    key = result_key(outcome.call_id)
-    stored = client.set(key, outcome.model_dump_json(), nx=True, ex=ttl)
-    if not stored:
-        earlier = load(client, outcome.call_id)
-        if earlier is not None:
-            outcome = earlier
-    if reply_to:
-        client.publish(reply_to, ResultEvent(call_id=outcome.call_id, outcome=outcome).model_dump_json())
-    # Gateways waiting on a call they did not send (tasks/result after a reconnect or a gateway
-    # restart) listen here, once per gateway, instead of on the original gateway's reply channel.
-    client.publish(DONE_CHANNEL, outcome.call_id)
-    return outcome
+    stored = _store_script(client)(
+        keys=[result_key(outcome.call_id)],
+        args=[outcome.model_dump_json(), ttl, outcome.call_id, reply_to or "", DONE_CHANNEL],
+    )
+    return Outcome.model_validate_json(stored)
 
 
 def publish_progress(client: redis.Redis, reply_to: str | None, event: ProgressEvent) -> None:

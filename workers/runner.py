@@ -20,13 +20,12 @@ from celery import Celery, Task
 from contracts.errors import CallCancelled, DeadlineExceeded, ExaiError, ProviderError
 from contracts.job import Job, Outcome, ProgressEvent
 from contracts.logs import correlated
-from contracts.names import cancel_key
 from contracts.settings import Settings
 from workers import outcomes, telemetry
 from workers.backoff import compute_backoff
 from workers.cancel_listener import CancelListener
 from workers.claims import Claims
-from workers.context import ToolContext
+from workers.context import ProgressSink, ToolContext
 from workers.metered import MeteredClient
 from workers.providers.base import ProviderClient
 from workers.providers.registry import make_client
@@ -91,7 +90,7 @@ class Runner:
                     pause = min(pause * 2, REDIS_RETRY_MAX_S)
 
     def _run(self, task: Task, job: Job, tool: ToolFunction) -> str:
-        existing = outcomes.load(self.redis, job.call_id)
+        existing, cancelled = outcomes.load_with_cancel(self.redis, job.call_id)
         if existing is not None:
             log.info("call %s already finished; answering from the stored outcome", job.call_id)
             outcomes.store_and_publish(self.redis, existing, job.reply_to, self.settings.exai_result_ttl_s)
@@ -101,12 +100,12 @@ class Runner:
             log.info("call %s is running on another worker; leaving it there", job.call_id)
             return "duplicate"
         try:
-            return self._run_claimed(task, job, tool)
+            return self._run_claimed(task, job, tool, cancelled)
         finally:
             self.claims.release(job.call_id)  # a no-op once parked for a retry
 
-    def _run_claimed(self, task: Task, job: Job, tool: ToolFunction) -> str:
-        if self.redis.exists(cancel_key(job.call_id)):
+    def _run_claimed(self, task: Task, job: Job, tool: ToolFunction, cancelled: bool) -> str:
+        if cancelled:
             log.info("call %s was cancelled before it started", job.call_id)
             self._finish(job, _error(job, CallCancelled("the call was cancelled by the client")))
             return "cancelled"
@@ -129,9 +128,7 @@ class Runner:
             settings=self.settings,
             cancel=token,
             provider=self.providers,
-            report=lambda p, t, m: outcomes.publish_progress(
-                self.redis, job.reply_to, ProgressEvent(call_id=job.call_id, progress=p, total=t, message=m)
-            ),
+            report=self._progress_publisher(job) if job.progress else _no_progress,
             min_interval=self.settings.exai_progress_min_interval_s,
             redis=self.redis,
             celery=self.celery,
@@ -179,6 +176,15 @@ class Runner:
             "%s finished: %s", job.tool, "error " + (outcome.error_code or "") if outcome.is_error else "ok"
         )
         return "error" if outcome.is_error else "ok"
+
+    def _progress_publisher(self, job: Job) -> ProgressSink:
+        def publish(value: float, total: float | None, message: str | None, text: str | None = None) -> None:
+            event = ProgressEvent(
+                call_id=job.call_id, progress=value, total=total, message=message, text=text
+            )
+            outcomes.publish_progress(self.redis, job.reply_to, event)
+
+        return publish
 
     def record_cancelled(self, payload: dict[str, Any]) -> None:
         """Store the outcome of a call that was cancelled before any worker ran it."""
@@ -245,6 +251,11 @@ class Runner:
                 self.on_finish(job, outcome)
             except Exception:  # a record lost to a bug must not turn a finished call into a failure
                 log.exception("recording call %s failed", job.call_id)
+
+
+def _no_progress(value: float, total: float | None, message: str | None, text: str | None = None) -> None:
+    """Nobody listens for this call's progress."""
+    del value, total, message, text
 
 
 def _envelope_text(result: dict[str, Any]) -> str:

@@ -255,3 +255,59 @@ async def test_an_oversized_frame_closes_only_that_connection(stack: Stack) -> N
                 await big.receive()
             assert caught.value.rcvd is not None and caught.value.rcvd.code == 1009
         assert (await good.call_tool("version", {})).isError is False
+
+
+async def test_answer_text_streams_in_progress_notifications_in_order(stack: Stack) -> None:
+    """Progress notifications carry the answer as it streams; joined, they are a prefix of the answer."""
+    async with raw_client(stack.authed_url) as client:
+        await client.initialize()
+        await client.send(
+            {
+                "jsonrpc": "2.0",
+                "id": "s",
+                "method": "tools/call",
+                "params": {
+                    "name": "chat",
+                    "arguments": {"prompt": "tell me emulate:tokens=30 emulate:tokens_per_second=60"},
+                    "_meta": {"progressToken": "s"},
+                },
+            }
+        )
+        answer = await client.response("s")
+        pieces = [
+            m["params"]["_meta"]["io.exai/text"]
+            for m in client.backlog
+            if m.get("method") == "notifications/progress" and "_meta" in m["params"]
+        ]
+    content = answer["result"]["structuredContent"]["content"]
+    streamed = "".join(pieces)
+    assert len(pieces) >= 3
+    assert streamed and content.startswith(streamed)
+
+
+def test_exai_call_prints_the_streamed_answer_exactly_once(stack: Stack) -> None:
+    """`exai call` writes streamed text as it comes and the rest at the end: the answer, once."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "call",
+            "chat",
+            "prompt=count slowly emulate:tokens=25 emulate:tokens_per_second=50",
+            "--url",
+            stack.authed_url,
+            "--timeout",
+            "60",
+        ],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("[emulated kimi kimi-k2.6] count slowly") == 1
+    assert len(done.stdout.split()) >= 25

@@ -305,3 +305,22 @@ def test_cli_latency_flag_applies_to_every_call() -> None:
         started = time.monotonic()
         assert chat(client, "kimi", "hi").status_code == 200
         assert time.monotonic() - started >= 0.3
+
+
+def test_stream_times_record_when_each_chunk_of_a_request_left(
+    http: httpx.Client, control: EmulatorControl
+) -> None:
+    """A paced stream's chunk send times are kept per request id, in order, about 1/rate apart."""
+    headers = {**AUTH, "X-Request-ID": "timed-stream-1"}
+    body = {
+        "model": "kimi-k2.6",
+        "stream": True,
+        "messages": [{"role": "user", "content": "pace emulate:tokens=5 emulate:tokens_per_second=50"}],
+    }
+    with http.stream("POST", "/v1/chat/completions", json=body, headers=headers) as response:
+        response.read()
+    times = http.get("/_emulator/stream_times", params={"request_id": "timed-stream-1"}).json()["times"]
+    assert len(times) == 5
+    assert times == sorted(times)
+    assert times[-1] - times[0] >= 4 / 50 * 0.9
+    assert http.get("/_emulator/stream_times", params={"request_id": "unknown"}).json() == {"times": []}
