@@ -12,13 +12,19 @@ from celery import Celery
 from contracts.names import TOOL_QUEUE
 from contracts.settings import Settings
 
+# Broker connections beyond one per concurrent call: the consumer, events, pidbox, heartbeats.
+BROKER_CONNECTIONS_SPARE = 50
+
 
 def make_celery(settings: Settings) -> Celery:
     app = Celery("exai", broker=settings.redis_url, backend=settings.redis_url)
     visibility = {"visibility_timeout": settings.visibility_timeout_s}
     # Scan for unacknowledged messages past the visibility timeout on every idle poll, not every
     # tenth: with the gevent worker's sync loop that is seconds instead of tens of seconds.
-    broker_options = {**visibility, "unacked_restore_throttle": 1}
+    # kombu's Redis pool defaults to 10 connections; a gevent worker acknowledging hundreds of
+    # calls at once ran out of them (MaxConnectionsError, seen by Celery as a lost broker).
+    connections = settings.exai_worker_concurrency + BROKER_CONNECTIONS_SPARE
+    broker_options = {**visibility, "unacked_restore_throttle": 1, "max_connections": connections}
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -28,6 +34,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         broker_transport_options=broker_options,
         result_backend_transport_options=visibility,
+        redis_max_connections=connections,
         broker_connection_retry_on_startup=True,
         # Keep running calls alive through a broker blip: the runner waits for Redis to come back
         # and stores the outcome once, and a redelivered copy finds that outcome (or the running

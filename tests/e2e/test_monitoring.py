@@ -343,6 +343,30 @@ async def test_flower_shows_the_calls_made_behind_basic_auth_without_their_promp
     assert result.meta["io.exai/correlation_id"] in str(task.get("kwargs"))  # type: ignore[index]
 
 
+async def test_flower_pages_and_api_carry_no_configured_secret(stack: Stack, flower: str) -> None:
+    """What an operator sees in Flower (pages, API, metrics) holds none of the configured secrets."""
+    auth = ("exai", FLOWER_PASSWORD)
+    assert (await chat(stack, "scan flower for secrets")).isError is False
+    secrets = [
+        stack.env[name] for name in ("KIMI_API_KEY", "GLM_API_KEY", "EXAI_WS_TOKEN") if stack.env.get(name)
+    ]
+    secrets += [FLOWER_PASSWORD, DASHBOARD_TOKEN]
+    for path in (
+        "/",
+        "/workers",
+        "/tasks",
+        "/broker",
+        "/metrics",
+        "/healthcheck",
+        "/api/workers",
+        "/api/tasks",
+    ):
+        response = httpx.get(f"{flower}{path}", auth=auth, timeout=10)
+        assert response.status_code == 200, path
+        leaked = [secret for secret in secrets if secret in response.text]
+        assert not leaked, f"{path} shows a configured secret"
+
+
 async def test_celery_exporter_counts_the_calls_made(stack: Stack, exporter: str) -> None:
     """celery-exporter (its own venv) reports the worker up and the call's task as succeeded."""
 
