@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     exai_ws_ping_timeout_s: Seconds = 20.0
     exai_tools_page_size: Annotated[int, Field(ge=1, le=1000)] = 100
     exai_enqueue_threads: Annotated[int, Field(ge=1, le=64)] = 4
+    # Redis connections per process (gateway, worker); beyond them a caller waits, up to the
+    # pool timeout, instead of failing with "Too many connections" under a burst of calls.
+    exai_redis_max_connections: Annotated[int, Field(ge=1)] = 1000
+    exai_redis_pool_timeout_s: Seconds = 10.0
     exai_result_sweep_s: Seconds = 2.0  # how often the gateway re-reads results it may have missed
 
     # --- other front doors: Streamable HTTP, the old daemon's protocol, the stdio bridge ------

@@ -37,7 +37,13 @@ def select_subprotocol(_: ServerConnection, offered: Sequence[Subprotocol]) -> S
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.redis = aioredis.Redis.from_url(settings.redis_url, health_check_interval=30)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=settings.exai_redis_max_connections,
+            timeout=settings.exai_redis_pool_timeout_s,
+            health_check_interval=30,
+        )
+        self.redis = aioredis.Redis(connection_pool=pool)
         self.broker = CallBroker(settings, make_celery(settings), self.redis)
         self.catalog = ToolCatalog(page_size=settings.exai_tools_page_size)
         self.auth = Authenticator(settings.client_tokens())

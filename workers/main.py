@@ -45,7 +45,13 @@ def build(settings: Settings) -> tuple[Celery, Runner]:
     if missing:
         raise RuntimeError(f"tool specs and implementations disagree on: {sorted(missing)}")
     app = make_celery(settings)
-    client = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.exai_redis_max_connections,
+        timeout=settings.exai_redis_pool_timeout_s,
+        health_check_interval=30,
+    )
+    client = redis.Redis(connection_pool=pool)
     listener = CancelListener(client)
     breaker = Breaker(
         client, threshold=settings.exai_breaker_failure_threshold, cooldown_s=settings.exai_breaker_cooldown_s
