@@ -81,6 +81,7 @@ class CallBroker:
         self.pending: dict[str, PendingCall] = {}
         self._executor = ThreadPoolExecutor(settings.exai_enqueue_threads, thread_name_prefix="exai-enqueue")
         self._tasks: list[asyncio.Task[None]] = []
+        self._cancelling: set[asyncio.Task[None]] = set()
         self._subscribed = asyncio.Event()
         # Waiters for calls this gateway may not have sent (tasks/result): fed by the done channel.
         self.watchers: dict[str, set[asyncio.Future[Outcome]]] = {}
@@ -152,6 +153,18 @@ class CallBroker:
     def forget(self, call_id: str) -> None:
         """Stop waiting for a call (its client left); the worker still finishes and stores it."""
         self.pending.pop(call_id, None)
+
+    def cancel_soon(self, call_id: str) -> None:
+        """Cancel a call in the background, for a session that must not wait (a client's cancel)."""
+        task = asyncio.create_task(self._cancel_logged(call_id))
+        self._cancelling.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._cancelling.discard)
+
+    async def _cancel_logged(self, call_id: str) -> None:
+        try:
+            await self.cancel(call_id)
+        except Exception as exc:  # a failed cancel leaves the call to finish unseen
+            log.warning("could not cancel %s: %s", call_id, exc)
 
     async def cancel(self, call_id: str) -> None:
         """Stop a call: a queued one is skipped when picked up, a running one stops between chunks."""

@@ -125,7 +125,6 @@ class LegacySession:
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self.calls: dict[str, tuple[asyncio.Task[None], str]] = {}
         self.limits = shared_limits(broker)
-        self._background: set[asyncio.Task[None]] = set()
 
     def post(self, frame: Frame) -> None:
         self._outbox.put_nowait(_dump(frame))
@@ -273,15 +272,7 @@ class LegacySession:
         task, call_id = entry
         task.cancel()
         self.post(error_frame(request_id, "CANCELLED", "the call was cancelled", op="call_tool_res"))
-        cancelling = asyncio.create_task(self._cancel_remote(call_id))
-        self._background.add(cancelling)  # keep a reference until it is done
-        cancelling.add_done_callback(self._background.discard)
-
-    async def _cancel_remote(self, call_id: str) -> None:
-        try:
-            await self.broker.cancel(call_id)
-        except Exception as exc:
-            log.warning("could not cancel %s: %s", call_id, exc)
+        self.broker.cancel_soon(call_id)
 
     async def close(self) -> None:
         """The client left: stop waiting, but let its calls finish and keep their results."""

@@ -480,15 +480,7 @@ class Session:
         task.cancel()
         if call_id is not None:
             log.info("client cancelled call %s", call_id)
-            task = asyncio.create_task(self._cancel_remote(call_id))
-            self._background.add(task)  # keep a reference until it is done
-            task.add_done_callback(self._background.discard)
-
-    async def _cancel_remote(self, call_id: str) -> None:
-        try:
-            await self.broker.cancel(call_id)
-        except Exception as exc:
-            log.warning("could not cancel %s: %s", call_id, exc)
+            self.broker.cancel_soon(call_id)
 
     async def close(self) -> None:
         """The client left: stop waiting, but let its calls finish and keep their results."""
