@@ -8,15 +8,12 @@ what was not streamed yet. Nothing but the answer goes to stdout.
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import sys
 import time
 from typing import Any, TextIO
 
-from websockets.asyncio.client import connect
-from websockets.typing import Subprotocol
+from cli.rpc import rpc
 
 META_TEXT = "io.exai/text"  # a chunk of the answer, in a progress notification's _meta
 BAR_WIDTH = 24
@@ -90,56 +87,33 @@ async def call_tool(
     progress: ProgressLine | None = None,
     text: TextStream | None = None,
 ) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    ids = itertools.count()
     line = None if quiet else (progress or ProgressLine())
-    async with connect(
+
+    def on_notification(message: dict[str, Any]) -> None:
+        if message.get("method") != "notifications/progress":
+            return
+        params = message["params"]
+        chunk = (params.get("_meta") or {}).get(META_TEXT)
+        if isinstance(chunk, str) and text is not None:
+            if line is not None:
+                line.clear()
+            text.feed(chunk)
+        elif line is not None:
+            line.update(float(params.get("progress", 0)), params.get("total"), params.get("message"))
+
+    params = {"name": tool, "arguments": arguments, "_meta": {"progressToken": "cli"}}
+    result = await rpc(
         url,
-        subprotocols=[Subprotocol("mcp")],
-        additional_headers=headers,
-        max_size=None,
-        open_timeout=timeout,
-    ) as ws:
-
-        async def request(method: str, params: dict[str, Any]) -> dict[str, Any]:
-            msg_id = next(ids)
-            await ws.send(json.dumps({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params}))
-            async for raw in ws:
-                message = json.loads(raw)
-                if message.get("method") == "notifications/progress":
-                    params = message["params"]
-                    chunk = (params.get("_meta") or {}).get(META_TEXT)
-                    if isinstance(chunk, str) and text is not None:
-                        if line is not None:
-                            line.clear()
-                        text.feed(chunk)
-                    elif line is not None:
-                        line.update(
-                            float(params.get("progress", 0)), params.get("total"), params.get("message")
-                        )
-                elif message.get("id") == msg_id:
-                    if "error" in message:
-                        raise RuntimeError(f"{message['error']['message']} (code {message['error']['code']})")
-                    result: dict[str, Any] = message["result"]
-                    return result
-            raise RuntimeError("the gateway closed the connection before answering")
-
-        await request(
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "exai-call", "version": "1"},
-            },
-        )
-        await ws.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        result = await asyncio.wait_for(
-            request("tools/call", {"name": tool, "arguments": arguments, "_meta": {"progressToken": "cli"}}),
-            timeout,
-        )
-        if line is not None:
-            line.clear()
-        return result
+        token,
+        "tools/call",
+        params,
+        timeout=timeout,
+        client_name="exai-call",
+        on_notification=on_notification,
+    )
+    if line is not None:
+        line.clear()
+    return result
 
 
 def parse_arguments(pairs: list[str], raw_json: str | None) -> dict[str, Any]:

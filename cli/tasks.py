@@ -7,52 +7,11 @@ id), then ``exai task result ID`` later, from any machine that holds the same cl
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import json
 from typing import Any
 
-from websockets.asyncio.client import connect
-from websockets.typing import Subprotocol
+from cli.rpc import rpc
 
 ACTIONS = ("get", "result", "cancel", "list")
-
-
-async def rpc(
-    url: str, token: str | None, method: str, params: dict[str, Any], *, timeout: float
-) -> dict[str, Any]:
-    """Initialize a session, send one request, return its result; a JSON-RPC error raises RuntimeError."""
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    ids = itertools.count()
-    async with connect(
-        url,
-        subprotocols=[Subprotocol("mcp")],
-        additional_headers=headers,
-        max_size=None,
-        open_timeout=timeout,
-    ) as ws:
-
-        async def request(name: str, body: dict[str, Any]) -> dict[str, Any]:
-            msg_id = next(ids)
-            await ws.send(json.dumps({"jsonrpc": "2.0", "id": msg_id, "method": name, "params": body}))
-            async for raw in ws:
-                message = json.loads(raw)
-                if message.get("id") == msg_id and "method" not in message:
-                    if "error" in message:
-                        error = message["error"]
-                        raise RuntimeError(f"{error['message']} (code {error['code']})")
-                    result: dict[str, Any] = message["result"]
-                    return result
-            raise RuntimeError("the gateway closed the connection before answering")
-
-        hello = {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "exai-task", "version": "1"},
-        }
-        await request("initialize", hello)
-        await ws.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        return await asyncio.wait_for(request(method, params), timeout)
 
 
 async def start_task(
