@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     exai_redis_max_connections: Annotated[int, Field(ge=1)] = 1000
     exai_redis_pool_timeout_s: Seconds = 10.0
     exai_result_sweep_s: Seconds = 2.0  # how often the gateway re-reads results it may have missed
+    # How often the gateway looks for calls whose queue message Redis lost (a restart between
+    # a worker's BRPOP and its reply); a call missing at two checks in a row is sent again.
+    exai_lost_call_check_s: Seconds = 20.0
 
     # --- other front doors: Streamable HTTP, the old daemon's protocol, the stdio bridge ------
     exai_http_port: Port = 8078  # MCP Streamable HTTP (/mcp), served by the gateway process

@@ -36,6 +36,7 @@ from contracts.names import (
     task_name,
 )
 from contracts.settings import Settings
+from gateway.lost_calls import LostCallFinder
 from gateway.telemetry import GatewayTelemetry
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,13 @@ class CallBroker:
         self.watchers: dict[str, set[asyncio.Future[Outcome]]] = {}
         self._fetches: set[asyncio.Task[None]] = set()
         self.telemetry = GatewayTelemetry(settings, client, self.gateway_id, lambda: len(self.pending))
+        self._lost = LostCallFinder(client)
 
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._listen(), name="exai-replies"),
             asyncio.create_task(self._sweep_forever(), name="exai-sweep"),
+            asyncio.create_task(self._find_lost_forever(), name="exai-lost-calls"),
         ]
         self.telemetry.start()
         await asyncio.wait_for(self._subscribed.wait(), timeout=self.settings.exai_provider_connect_timeout_s)
@@ -129,6 +132,14 @@ class CallBroker:
             job = job.model_copy(update={"progress": False})
         pending = PendingCall(job=job, future=loop.create_future(), on_progress=on_progress)
         self.pending[job.call_id] = pending
+        try:
+            await self._send(job)
+        except BaseException:
+            self.pending.pop(job.call_id, None)
+            raise
+        return pending
+
+    async def _send(self, job: Job) -> None:
         send = functools.partial(
             self.celery.send_task,
             task_name(job.tool),
@@ -143,12 +154,7 @@ class CallBroker:
             # What Celery logs, Flower shows and events carry instead of the arguments (prompts).
             kwargsrepr=task_summary(job.tool, job.call_id, job.correlation_id),
         )
-        try:
-            await loop.run_in_executor(self._executor, send)
-        except BaseException:
-            self.pending.pop(job.call_id, None)
-            raise
-        return pending
+        await asyncio.get_running_loop().run_in_executor(self._executor, send)
 
     def forget(self, call_id: str) -> None:
         """Stop waiting for a call (its client left); the worker still finishes and stores it."""
@@ -274,6 +280,28 @@ class CallBroker:
                 raise
             except Exception as exc:
                 log.warning("result sweep failed: %s", exc)
+
+    async def _find_lost_forever(self) -> None:
+        interval = self.settings.exai_lost_call_check_s
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            waiting = [p.job.call_id for p in self.pending.values() if now - p.started >= interval]
+            try:
+                lost = await self._lost.check(waiting)
+                for call_id in lost:
+                    pending = self.pending.get(call_id)
+                    if pending is None or pending.future.done():
+                        continue
+                    log.warning(
+                        "the queue message of call %s was lost (a Redis restart?); sending it again", call_id
+                    )
+                    self.telemetry.error("lost_message")
+                    await self._send(pending.job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("looking for lost calls failed: %s", exc)
 
     async def _sweep(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -24,6 +24,7 @@ RECOVERY: dict[str, Any] = {
     "EXAI_REAPER_INTERVAL_S": "0.5",
     "EXAI_CALL_TIMEOUT_S": "120",
     "EXAI_PROVIDER_READ_TIMEOUT_S": "30",
+    "EXAI_LOST_CALL_CHECK_S": "2",
 }
 
 
@@ -138,5 +139,10 @@ async def test_redis_restart_with_calls_queued_loses_none_and_everything_reconne
         )
     record_figures.append(result)
     assert after["result"]["isError"] is False
-    assert (result.completed, result.lost, result.duplicated) == (30, 0, 0)
+    failed = {
+        n: ledger.answers[n][0]
+        for n in sent
+        if ledger.answers.get(n) and ledger.answers[n][0].get("result", {}).get("isError") is not False
+    }
+    assert (result.completed, result.lost, result.duplicated) == (30, 0, 0), failed
     assert all(provider_calls.get(n, 0) <= 2 for n in sent)  # work redone at most once

@@ -137,3 +137,28 @@ def test_a_job_that_waited_past_its_deadline_fails_without_calling_the_provider(
     assert outcome is not None and outcome.error_code == "TIMEOUT"
     assert "add workers" in outcome.text
     assert "late-corr-0001" not in stack.emulator_stats()["by_request_id"]
+
+
+async def test_a_call_whose_queue_message_redis_lost_is_sent_again(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Its message vanishes from the queue (a BRPOP reply lost to a Redis restart): the call completes."""
+    with running_stack(tmp_path_factory.mktemp("lost"), workers=0, EXAI_LOST_CALL_CHECK_S="0.5") as lonely:
+        store = redis.Redis.from_url(lonely.env["REDIS_URL"])
+        async with raw_client(lonely.authed_url) as client:
+            await client.initialize()
+            params = {
+                "name": "chat",
+                "arguments": {"prompt": "lost once"},
+                "_meta": {"io.exai/correlation_id": "lost-1"},
+            }
+            await client.send({"jsonrpc": "2.0", "id": "lost", "method": "tools/call", "params": params})
+            with anyio.fail_after(20):
+                while not store.llen(TOOL_QUEUE):
+                    await anyio.sleep(0.05)
+            assert store.rpop(TOOL_QUEUE) is not None  # what a worker's lost BRPOP reply takes with it
+            lonely.start_worker()
+            answer = await client.response("lost", timeout=30)
+        assert answer["result"]["isError"] is False, answer
+        assert lonely.gateway is not None and "was lost" in lonely.gateway.text()
+        assert lonely.emulator_stats()["by_request_id"].get("lost-1") == 1
