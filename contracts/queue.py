@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from contracts import kombu_clients
 from contracts.names import TOOL_QUEUE
 from contracts.settings import Settings
 
@@ -17,6 +18,7 @@ BROKER_CONNECTIONS_SPARE = 50
 
 
 def make_celery(settings: Settings) -> Celery:
+    kombu_clients.install()
     app = Celery("exai", broker=settings.redis_url, backend=settings.redis_url)
     visibility = {"visibility_timeout": settings.visibility_timeout_s}
     # Scan for unacknowledged messages past the visibility timeout on every idle poll, not every

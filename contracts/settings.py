@@ -72,9 +72,9 @@ class Settings(BaseSettings):
     exai_redis_max_connections: Annotated[int, Field(ge=1)] = 1000
     exai_redis_pool_timeout_s: Seconds = 10.0
     exai_result_sweep_s: Seconds = 2.0  # how often the gateway re-reads results it may have missed
-    # How often the gateway looks for calls whose queue message Redis lost (a restart between
-    # a worker's BRPOP and its reply); a call missing at two checks in a row is sent again.
-    exai_lost_call_check_s: Seconds = 20.0
+    # A call whose queue message Redis lost (a restart between a worker's BRPOP and its reply)
+    # and that is missing at two checks in a row is sent again.
+    exai_lost_call_check_s: Seconds = 20.0  # how often the gateway looks for calls Redis lost
 
     # --- other front doors: Streamable HTTP, the old daemon's protocol, the stdio bridge ------
     exai_http_port: Port = 8078  # MCP Streamable HTTP (/mcp), served by the gateway process
@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     exai_exporter_port: Port = 9808  # celery-exporter sidecar
     exai_exporter_python: str | None = None  # its own interpreter; default: .venv-exporter/bin/python
     exai_telemetry_flush_s: Seconds = 1.0  # how often processes flush metric events and heartbeats
+    exai_task_event_batch_s: Seconds = 0.1  # how often a worker publishes Celery task events in one message
+    exai_task_event_batch_max: Annotated[int, Field(ge=1, le=10000)] = 500  # or once this many are waiting
     exai_heartbeat_ttl_s: Annotated[int, Field(ge=2)] = 15  # a process silent this long is gone
     exai_events_max: Annotated[int, Field(ge=1000)] = 100_000  # events kept in the Redis stream
     exai_events_buffer: Annotated[int, Field(ge=100)] = 10_000  # events a process holds unflushed

@@ -16,6 +16,7 @@ model under ``breaker_key("<provider>:<model>")`` (see ``workers.protected``).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
@@ -29,20 +30,37 @@ HALF_OPEN = "half_open"
 # The ProviderError kind of a call refused because its provider's breaker is open (not retried).
 KIND_CIRCUIT_OPEN = "circuit_open"
 
-# Returns {allowed (0/1), seconds until a call may be tried again}.
+# Asks each breaker in KEYS in turn and stops at the first that refuses, so a refusal further on
+# never uses up an earlier breaker's half-open probe. Returns {index of the refusing key (1-based)
+# or 0 when all allow, seconds until a call may be tried again}.
 _ALLOW = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if (not state) or state == 'closed' then return {1, '0'} end
 local now = tonumber(ARGV[1])
 local cooldown = tonumber(ARGV[2])
-if state == 'open' then
-  local opened = tonumber(redis.call('HGET', KEYS[1], 'opened_at') or '0')
-  if now - opened < cooldown then return {0, tostring(opened + cooldown - now)} end
+for i, key in ipairs(KEYS) do
+  local state = redis.call('HGET', key, 'state')
+  if state and state ~= 'closed' then
+    if state == 'open' then
+      local opened = tonumber(redis.call('HGET', key, 'opened_at') or '0')
+      if now - opened < cooldown then return {i, tostring(opened + cooldown - now)} end
+    end
+    local probe_until = tonumber(redis.call('HGET', key, 'probe_until') or '0')
+    if state == 'half_open' and now < probe_until then return {i, tostring(probe_until - now)} end
+    redis.call('HSET', key, 'state', 'half_open', 'probe_until', tostring(now + cooldown))
+  end
 end
-local probe_until = tonumber(redis.call('HGET', KEYS[1], 'probe_until') or '0')
-if state == 'half_open' and now < probe_until then return {0, tostring(probe_until - now)} end
-redis.call('HSET', KEYS[1], 'state', 'half_open', 'probe_until', tostring(now + cooldown))
-return {1, '0'}
+return {0, '0'}
+"""
+# Closes each breaker in KEYS; ARGV[i] == '1' skips KEYS[i] when it has no record. A breaker that
+# is already closed with no failures is left alone: most calls succeed, and each would write.
+_SUCCESS = """
+for i, key in ipairs(KEYS) do
+  local state = redis.call('HGET', key, 'state')
+  if (state and (state ~= 'closed' or redis.call('HGET', key, 'failures') ~= '0'))
+     or ((not state) and ARGV[i] ~= '1') then
+    redis.call('HSET', key, 'state', 'closed', 'failures', 0, 'probe_until', 0)
+  end
+end
+return 0
 """
 # Returns 1 when this failure opened the breaker.
 _FAILURE = """
@@ -71,18 +89,26 @@ class Breaker:
         self.cooldown_s = cooldown_s
         self._allow = client.register_script(_ALLOW)
         self._failure = client.register_script(_FAILURE)
+        self._success = client.register_script(_SUCCESS)
 
     def allow(self, provider: str) -> Decision:
         """Whether a call to ``provider`` may go ahead now (half-open: only the one probe may)."""
-        allowed, wait = self._allow(keys=[breaker_key(provider)], args=[time.time(), self.cooldown_s])
-        return Decision(bool(int(allowed)), max(float(wait), 0.0))
+        return self.first_refusal([provider])[1]
 
-    def record_success(self, provider: str, *, only_if_tracked: bool = False) -> None:
-        """Close the breaker and reset its count (``only_if_tracked``: only if it has a record)."""
-        key = breaker_key(provider)
-        if only_if_tracked and not self._client.exists(key):
-            return  # keeps one hash per model from being written on every success
-        self._client.hset(key, mapping={"state": CLOSED, "failures": 0, "probe_until": 0})
+    def first_refusal(self, scopes: Sequence[str]) -> tuple[str | None, Decision]:
+        """Ask each scope's breaker in turn, in one round trip: the first that refuses and why,
+        or ``(None, allowed)``."""
+        index, wait = self._allow(keys=[breaker_key(s) for s in scopes], args=[time.time(), self.cooldown_s])
+        refused = int(index)
+        if refused == 0:
+            return None, Decision(True)
+        return scopes[refused - 1], Decision(False, max(float(wait), 0.0))
+
+    def record_success(self, provider: str, *tracked: str) -> None:
+        """Close ``provider``'s breaker and reset its count; the same for the ``tracked`` scopes
+        (one per model) only where they have a record, so a success writes no hash per model."""
+        scopes = [provider, *tracked]
+        self._success(keys=[breaker_key(s) for s in scopes], args=["0"] + ["1"] * len(tracked))
 
     def record_failure(self, provider: str, kind: str, message: str = "") -> bool:
         """Count a failed call; returns True when this failure opened the breaker.

@@ -30,6 +30,7 @@ from workers.breaker import Breaker
 from workers.cancel_listener import CancelListener
 from workers.claims import Claims
 from workers.consensus import register_consult
+from workers.event_batches import batching_step
 from workers.leases import Leases
 from workers.protected import ProtectedPool
 from workers.reaper import Reaper
@@ -45,6 +46,11 @@ def build(settings: Settings) -> tuple[Celery, Runner]:
     if missing:
         raise RuntimeError(f"tool specs and implementations disagree on: {sorted(missing)}")
     app = make_celery(settings)
+    # Celery keeps one result backend per thread, and under gevent every greenlet is a thread:
+    # each call built (and connected) a new Redis backend, 8 % of the worker's CPU at 1,000
+    # calls in flight. Its Redis client is thread-safe, so one backend serves them all.
+    app.conf.result_backend_thread_safe = True
+    app.steps["consumer"].add(batching_step(settings))
     pool = redis.BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.exai_redis_max_connections,

@@ -18,7 +18,7 @@ import redis
 
 from contracts.errors import KIND_OVERLOADED, DeadlineExceeded, ProviderError
 from contracts.settings import Settings
-from workers.breaker import KIND_CIRCUIT_OPEN, Breaker, Decision
+from workers.breaker import KIND_CIRCUIT_OPEN, Breaker
 from workers.cancellation import CancelToken
 from workers.leases import GLOBAL_SCOPE, Lease, LeaseFull, Leases
 from workers.providers.base import ChatRequest, ChatResponse, OnDelta, ProviderClient
@@ -59,8 +59,10 @@ class ProtectedClient:
     ) -> ChatResponse:
         model_scope = model_breaker_scope(self.name, request.model)
         # The model's own breaker first: refusing there must not use up the provider's probe.
-        self._check(model_scope, f"{display_name(self.name)} model {request.model}", "another model")
-        self._check(self.name, display_name(self.name), "a model of another provider")
+        self._check(
+            (model_scope, f"{display_name(self.name)} model {request.model}", "another model"),
+            (self.name, display_name(self.name), "a model of another provider"),
+        )
         lease = self._lease(deadline, cancel)
         try:
             response = self._inner.chat(
@@ -77,22 +79,25 @@ class ProtectedClient:
             with contextlib.suppress(redis.RedisError):  # an unreleased lease lapses by itself
                 self._leases.release(lease)
         with contextlib.suppress(redis.RedisError):
-            self._breaker.record_success(self.name)
-            self._breaker.record_success(model_scope, only_if_tracked=True)
+            self._breaker.record_success(self.name, model_scope)
         return response
 
-    def _check(self, scope: str, what: str, alternative: str) -> None:
-        """Raise a ``circuit_open`` provider error when ``scope``'s breaker refuses the call."""
+    def _check(self, *scopes: tuple[str, str, str]) -> None:
+        """Raise a ``circuit_open`` provider error when a breaker refuses the call.
+
+        Each scope is (breaker, what it is called in messages, what to use instead), asked in order.
+        """
         try:
-            decision = self._breaker.allow(scope)
+            refused, decision = self._breaker.first_refusal([scope for scope, _, _ in scopes])
         except redis.RedisError as exc:
             # Breakers and leases protect the provider; they must not fail calls while Redis
             # restarts, so both fail open until it is back.
-            log.warning("circuit breaker %s unavailable (%s); letting the call through", scope, exc)
-            decision = Decision(True)
-        if decision.allowed:
+            log.warning("circuit breakers of %s unavailable (%s); letting the call through", self.name, exc)
             return
-        state = self._breaker.state(scope)
+        if refused is None:
+            return
+        _, what, alternative = next(s for s in scopes if s[0] == refused)
+        state = self._breaker.state(refused)
         raise ProviderError(
             f"{what} is failing and its circuit breaker is open "
             f"(last error: {state.get('last_error') or 'unknown'}); calls to it fail fast for "

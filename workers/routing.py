@@ -11,7 +11,7 @@ backoff, within the deadline) takes over.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import redis
@@ -78,15 +78,19 @@ def validate_model(name: str, settings: Settings) -> ModelInfo:
     return model
 
 
-def breaker_open(client: redis.Redis | None, provider: str) -> bool:
-    """Whether the provider's circuit breaker is open (a missing key, or no Redis, means closed)."""
-    if client is None:
-        return False
+def open_breakers(client: redis.Redis | None, providers: Iterable[str]) -> set[str]:
+    """The providers whose circuit breaker is open, in one round trip (no Redis: none)."""
+    names = list(dict.fromkeys(providers))
+    if client is None or not names:
+        return set()
     try:
-        state = client.hget(breaker_key(provider), "state")
+        with client.pipeline(transaction=False) as pipe:
+            for provider in names:
+                pipe.hget(breaker_key(provider), "state")
+            states = pipe.execute()
     except redis.RedisError:
-        return False
-    return state in (b"open", "open")
+        return set()
+    return {p for p, state in zip(names, states, strict=True) if state in (b"open", "open")}
 
 
 def candidates(
@@ -118,7 +122,8 @@ def candidates(
             if getattr(settings, f"{p}_default_model") in catalogue
         ]
     usable = [m for m in dict.fromkeys(chain) if m.provider in configured]
-    closed = [m for m in usable if not breaker_open(client, m.provider)]
+    tripped = open_breakers(client, (m.provider for m in usable))
+    closed = [m for m in usable if m.provider not in tripped]
     # With every breaker open there is nothing better to do than try anyway (a half-open probe).
     return closed or usable
 

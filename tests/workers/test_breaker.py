@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -85,3 +86,38 @@ def test_a_probe_whose_worker_died_is_replaced_after_the_cooldown(client: redis.
     breaker = Breaker(client, threshold=5, cooldown_s=60)
     client.hset(breaker_key("glm"), mapping={"state": "half_open", "probe_until": 1})
     assert breaker.allow("glm").allowed
+
+
+def _writes(client: redis.Redis) -> int:
+    stats: dict[str, dict[str, int]] = client.info("commandstats")  # type: ignore[assignment]
+    return int(stats.get("cmdstat_hset", {}).get("calls", 0))
+
+
+def test_a_success_on_a_closed_breaker_writes_nothing_and_skips_untracked_models(client: redis.Redis) -> None:
+    """The first success records the provider; later ones, and models with no record, write nothing."""
+    breaker = Breaker(client, threshold=5, cooldown_s=60)
+    breaker.record_success("kimi", "kimi:kimi-k2.6")
+    assert breaker.state("kimi")["state"] == "closed"
+    assert not client.exists(breaker_key("kimi:kimi-k2.6"))
+    before = _writes(client)
+    for _ in range(5):
+        breaker.record_success("kimi", "kimi:kimi-k2.6")
+    assert _writes(client) == before
+    breaker.record_failure("kimi:kimi-k2.6", "overloaded", "HTTP 429")
+    breaker.record_success("kimi", "kimi:kimi-k2.6")  # now tracked: its count is reset
+    assert breaker.state("kimi:kimi-k2.6")["failures"] == "0"
+
+
+def test_the_first_refusing_breaker_is_named_and_later_probes_are_kept(client: redis.Redis) -> None:
+    """Model refused: the provider's half-open probe is not used up by a call that never runs."""
+    breaker = Breaker(client, threshold=1, cooldown_s=0.2)
+    breaker.record_failure("glm", "server_error", "HTTP 503")  # provider open, cooling down
+    breaker.record_failure("glm:glm-5", "overloaded", "HTTP 429")
+    time.sleep(0.25)  # both cooled down: each may let one probe through
+    client.hset(breaker_key("glm:glm-5"), mapping={"state": "open", "opened_at": time.time()})
+    refused, decision = breaker.first_refusal(["glm:glm-5", "glm"])
+    assert refused == "glm:glm-5" and not decision.allowed
+    assert breaker.state("glm")["state"] == "open"  # untouched: its probe is still to come
+    refused, decision = breaker.first_refusal(["glm"])
+    assert refused is None and decision.allowed
+    assert breaker.state("glm")["state"] == "half_open"
