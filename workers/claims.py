@@ -14,10 +14,11 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 
 import redis
 
-from contracts.names import claim_key
+from contracts.names import cancel_key, claim_key, result_key
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,19 @@ if (not held) or held == ARGV[1] or string.sub(held, 1, 6) == 'retry:' then
 end
 return 0
 """
+# Starting a call: its stored outcome if it already finished; else whether it was cancelled, and
+# the claim taken as _ACQUIRE does. One round trip where a GET, an EXISTS and a script were three.
+_BEGIN = """
+local stored = redis.call('GET', KEYS[1])
+if stored then return {stored, 0, 0} end
+local cancelled = redis.call('EXISTS', KEYS[2])
+local held = redis.call('GET', KEYS[3])
+if (not held) or held == ARGV[1] or string.sub(held, 1, 6) == 'retry:' then
+  redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+  return {false, cancelled, 1}
+end
+return {false, cancelled, 0}
+"""
 # Delete or refresh the claim only while it is still ours.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -46,6 +60,13 @@ if (not held) or held == ARGV[1] then
 end
 return 0
 """
+
+
+@dataclass(frozen=True)
+class Begin:
+    stored: bytes | None  # the outcome JSON of a call that already finished
+    cancelled: bool
+    claimed: bool  # False: another live worker runs it
 
 
 def worker_identity() -> str:
@@ -63,6 +84,17 @@ class Claims:
         self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
         self._refresh = client.register_script(_REFRESH)
+        self._begin = client.register_script(_BEGIN)
+
+    def begin(self, call_id: str) -> Begin:
+        """Claim ``call_id`` unless it already finished (then its stored outcome) or another live
+        worker runs it; says whether it was cancelled meanwhile."""
+        keys = [result_key(call_id), cancel_key(call_id), claim_key(call_id)]
+        stored, cancelled, claimed = self._begin(keys=keys, args=[self.owner, self._ttl_ms])
+        if claimed:
+            with self._lock:
+                self._held.add(call_id)
+        return Begin(stored=stored or None, cancelled=bool(cancelled), claimed=bool(claimed))
 
     def acquire(self, call_id: str) -> bool:
         """Claim ``call_id`` for this worker; False when another live worker is running it."""
@@ -73,9 +105,21 @@ class Claims:
         return True
 
     def release(self, call_id: str) -> None:
+        """Give the claim up; nothing to do once :meth:`released` or parked for a retry."""
         with self._lock:
+            if call_id not in self._held:
+                return
             self._held.discard(call_id)
         self._release(keys=[claim_key(call_id)], args=[self.owner])
+
+    def holds(self, call_id: str) -> bool:
+        with self._lock:
+            return call_id in self._held
+
+    def released(self, call_id: str) -> None:
+        """The claim was given up in Redis by another script (the outcome's): stop refreshing it."""
+        with self._lock:
+            self._held.discard(call_id)
 
     def park_for_retry(self, call_id: str, countdown_s: float) -> None:
         """Keep the call off the reaper's list while its retry waits, then let any worker take it."""

@@ -70,8 +70,6 @@ class Conversation:
         """Append this call's turns; returns the continuation offer for the result."""
         if self.store is None:
             return None
-        if self.thread is None:
-            self.thread = self.store.create(self.ctx.job.client, self.tool)
         names = files if files is not None else [f.path for f in self.files]
         call_id = self.ctx.call_id
         turns = [
@@ -85,7 +83,10 @@ class Conversation:
                 call_id=call_id,
             ),
         ]
-        self.thread = self.store.append(self.thread, turns, state)
+        if self.thread is None:
+            self.thread = self.store.create(self.ctx.job.client, self.tool, turns, state)
+        else:
+            self.thread = self.store.append(self.thread, turns, state)
         if MIRROR is not None:
             MIRROR(self.thread, turns)
         return {"continuation_id": self.thread.id, "remaining_turns": self.store.remaining(self.thread)}

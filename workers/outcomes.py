@@ -6,10 +6,11 @@ import redis
 from redis.commands.core import Script
 
 from contracts.job import Outcome, ProgressEvent
-from contracts.names import DONE_CHANNEL, cancel_key, result_key
+from contracts.names import DONE_CHANNEL, claim_key, result_key
 
 # Keep the first outcome (SET NX), then publish whichever outcome is stored, to the caller's
-# reply channel as a ResultEvent and to the done channel: one round trip per finished call.
+# reply channel as a ResultEvent and to the done channel, and give up the worker's claim on the
+# call (KEYS[2], when ARGV[6] names its owner): one round trip per finished call.
 _STORE_AND_PUBLISH = """
 local stored = ARGV[1]
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
@@ -20,6 +21,7 @@ if ARGV[4] ~= '' then
   redis.call('PUBLISH', ARGV[4], event)
 end
 redis.call('PUBLISH', ARGV[5], ARGV[3])
+if ARGV[6] ~= '' and redis.call('GET', KEYS[2]) == ARGV[6] then redis.call('DEL', KEYS[2]) end
 return stored
 """
 
@@ -39,25 +41,19 @@ def load(client: redis.Redis, call_id: str) -> Outcome | None:
     return None if raw is None else Outcome.model_validate_json(raw)
 
 
-def load_with_cancel(client: redis.Redis, call_id: str) -> tuple[Outcome | None, bool]:
-    """The stored outcome, and whether the call was cancelled, in one round trip."""
-    with client.pipeline(transaction=False) as pipe:
-        pipe.get(result_key(call_id))
-        pipe.exists(cancel_key(call_id))
-        raw, cancelled = pipe.execute()
-    return (None if raw is None else Outcome.model_validate_json(raw)), bool(cancelled)
-
-
-def store_and_publish(client: redis.Redis, outcome: Outcome, reply_to: str | None, ttl: int) -> Outcome:
+def store_and_publish(
+    client: redis.Redis, outcome: Outcome, reply_to: str | None, ttl: int, *, claim_owner: str = ""
+) -> Outcome:
     """Keep the first outcome stored for a call (a redelivered run never replaces it) and publish it.
 
     Returns the outcome that is now authoritative, which is the earlier one if another run of the
     same call finished first. Gateways waiting on a call they did not send (tasks/result after a
     reconnect or a gateway restart) hear of it on the done channel, which each gateway watches once.
+    ``claim_owner``: release that worker's claim on the call in the same round trip.
     """
     stored = _store_script(client)(
-        keys=[result_key(outcome.call_id)],
-        args=[outcome.model_dump_json(), ttl, outcome.call_id, reply_to or "", DONE_CHANNEL],
+        keys=[result_key(outcome.call_id), claim_key(outcome.call_id)],
+        args=[outcome.model_dump_json(), ttl, outcome.call_id, reply_to or "", DONE_CHANNEL, claim_owner],
     )
     return Outcome.model_validate_json(stored)
 

@@ -90,19 +90,20 @@ class Runner:
                     pause = min(pause * 2, REDIS_RETRY_MAX_S)
 
     def _run(self, task: Task, job: Job, tool: ToolFunction) -> str:
-        existing, cancelled = outcomes.load_with_cancel(self.redis, job.call_id)
-        if existing is not None:
+        begin = self.claims.begin(job.call_id)
+        if begin.stored is not None:
             log.info("call %s already finished; answering from the stored outcome", job.call_id)
+            existing = Outcome.model_validate_json(begin.stored)
             outcomes.store_and_publish(self.redis, existing, job.reply_to, self.settings.exai_result_ttl_s)
             return "duplicate"
-        if not self.claims.acquire(job.call_id):
+        if not begin.claimed:
             # A second delivery of a call a live worker is running: that worker will answer it.
             log.info("call %s is running on another worker; leaving it there", job.call_id)
             return "duplicate"
         try:
-            return self._run_claimed(task, job, tool, cancelled)
+            return self._run_claimed(task, job, tool, begin.cancelled)
         finally:
-            self.claims.release(job.call_id)  # a no-op once parked for a retry
+            self.claims.release(job.call_id)  # a no-op once released with the outcome or parked
 
     def _run_claimed(self, task: Task, job: Job, tool: ToolFunction, cancelled: bool) -> str:
         if cancelled:
@@ -238,7 +239,13 @@ class Runner:
         give_up = time.monotonic() + self.settings.exai_result_ttl_s
         while True:
             try:
-                outcomes.store_and_publish(self.redis, outcome, job.reply_to, self.settings.exai_result_ttl_s)
+                # The claim goes with the outcome, only once the outcome is safely stored.
+                owner = self.claims.owner if self.claims.holds(job.call_id) else ""
+                outcomes.store_and_publish(
+                    self.redis, outcome, job.reply_to, self.settings.exai_result_ttl_s, claim_owner=owner
+                )
+                if owner:
+                    self.claims.released(job.call_id)
                 break
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 if time.monotonic() > give_up:

@@ -70,8 +70,13 @@ class ThreadStore:
     def max_turns(self) -> int:
         return self.settings.exai_thread_max_turns
 
-    def create(self, owner: str, tool: str) -> Thread:
-        thread = Thread(id=str(uuid.uuid4()), owner=owner, tool=tool)
+    def create(
+        self, owner: str, tool: str, turns: list[Turn] | None = None, state: dict[str, Any] | None = None
+    ) -> Thread:
+        """A new thread, written with its first turns in one round trip (nobody else knows its id)."""
+        thread = Thread(id=str(uuid.uuid4()), owner=owner, tool=tool, turns=list(turns or []))
+        thread.state = state or {}
+        self.ensure_room(thread, 0)
         self.redis.set(thread_key(thread.id), thread.to_json(), ex=self.settings.exai_thread_ttl_s)
         return thread
 

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from contracts.names import TOOL_QUEUE, claim_key
+from contracts.job import Outcome
+from contracts.names import TOOL_QUEUE, cancel_key, claim_key, result_key
 from tests.workers.redis_fixture import redis_client
+from workers import outcomes
 from workers.claims import Claims
 from workers.reaper import UNACKED_INDEX_KEY, UNACKED_KEY, Reaper
 
@@ -70,3 +72,27 @@ def test_only_one_reaper_runs_at_a_time(client: redis.Redis) -> None:
     Reaper(client, claim_ttl_s=15, interval_s=5, owner="w1").run_once()
     deliver(client, "t2", "orphan-2", time.time() - 60)
     assert Reaper(client, claim_ttl_s=15, interval_s=5, owner="w2").run_once() == []
+
+
+def test_beginning_a_call_answers_finished_ones_and_reports_a_cancel(client: redis.Redis) -> None:
+    """One round trip: a stored outcome wins, else the claim is taken and a cancel mark reported."""
+    client.set(result_key("done"), '{"call_id": "done"}')
+    first, second = Claims(client, 15, owner="w1"), Claims(client, 15, owner="w2")
+    finished = first.begin("done")
+    assert finished.stored == b'{"call_id": "done"}' and not finished.claimed
+    assert not client.exists(claim_key("done"))
+    client.set(cancel_key("stop"), "1")
+    started = first.begin("stop")
+    assert started.stored is None and started.cancelled and started.claimed and first.holds("stop")
+    assert not second.begin("stop").claimed  # w1 runs it
+
+
+def test_the_outcome_script_gives_the_claim_up_with_the_outcome(client: redis.Redis) -> None:
+    claims = Claims(client, 15, owner="w1")
+    assert claims.begin("c9").claimed
+    outcome = Outcome(call_id="c9", text="ok")
+    outcomes.store_and_publish(client, outcome, None, 60, claim_owner="w1")
+    assert client.exists(result_key("c9")) and not client.exists(claim_key("c9"))
+    Claims(client, 15, owner="w2").begin("c10")
+    outcomes.store_and_publish(client, Outcome(call_id="c10", text="ok"), None, 60, claim_owner="w1")
+    assert client.get(claim_key("c10")) == b"w2"  # never another worker's claim

@@ -112,3 +112,14 @@ def test_turns_of_a_call_run_twice_are_recorded_once(redis_client: redis.Redis) 
     store.append(thread, once)
     again = store.append(thread, [Turn("user", "q", "chat", call_id="c-1")])
     assert len(again.turns) == 2
+
+
+def test_a_new_thread_is_stored_with_its_first_turns_and_state(redis_client: redis.Redis) -> None:
+    """One write holds the first call's turns and workflow state; loading gives them back."""
+    store = ThreadStore(redis_client, load_settings(exai_thread_ttl_s=120, exai_thread_max_turns=4))
+    thread = store.create("alice", "debug", turns(2), {"step": 1})
+    loaded = store.load(thread.id, "alice")
+    assert [t.content for t in loaded.turns] == ["word 0", "word 1"] and loaded.state == {"step": 1}
+    assert 100 < redis_client.ttl(thread_key(thread.id)) <= 120
+    with pytest.raises(ThreadLimitReached):
+        store.create("alice", "debug", turns(5))
