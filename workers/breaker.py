@@ -16,8 +16,9 @@ model under ``breaker_key("<provider>:<model>")`` (see ``workers.protected``).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -84,7 +85,7 @@ class Decision:
 
 class Breaker:
     def __init__(self, client: redis.Redis, *, threshold: int, cooldown_s: float) -> None:
-        self._client = client
+        self.client = client
         self.threshold = threshold
         self.cooldown_s = cooldown_s
         self._allow = client.register_script(_ALLOW)
@@ -98,17 +99,25 @@ class Breaker:
     def first_refusal(self, scopes: Sequence[str]) -> tuple[str | None, Decision]:
         """Ask each scope's breaker in turn, in one round trip: the first that refuses and why,
         or ``(None, allowed)``."""
-        index, wait = self._allow(keys=[breaker_key(s) for s in scopes], args=[time.time(), self.cooldown_s])
-        refused = int(index)
-        if refused == 0:
-            return None, Decision(True)
-        return scopes[refused - 1], Decision(False, max(float(wait), 0.0))
+        reply = self._allow(keys=[breaker_key(s) for s in scopes], args=[time.time(), self.cooldown_s])
+        return _refusal(scopes, reply)
+
+    def queue_first_refusal(
+        self, pipe: redis.client.Pipeline, scopes: Sequence[str]
+    ) -> Callable[[Any], tuple[str | None, Decision]]:
+        """:meth:`first_refusal` queued on ``pipe``; call the result with the pipeline's reply."""
+        self._allow(keys=[breaker_key(s) for s in scopes], args=[time.time(), self.cooldown_s], client=pipe)
+        return lambda reply: _refusal(scopes, reply)
 
     def record_success(self, provider: str, *tracked: str) -> None:
         """Close ``provider``'s breaker and reset its count; the same for the ``tracked`` scopes
         (one per model) only where they have a record, so a success writes no hash per model."""
+        self.queue_success(self.client, provider, *tracked)
+
+    def queue_success(self, pipe: redis.Redis, provider: str, *tracked: str) -> None:
+        """:meth:`record_success` on ``pipe`` (a pipeline, or the client to run it at once)."""
         scopes = [provider, *tracked]
-        self._success(keys=[breaker_key(s) for s in scopes], args=["0"] + ["1"] * len(tracked))
+        self._success(keys=[breaker_key(s) for s in scopes], args=["0"] + ["1"] * len(tracked), client=pipe)
 
     def record_failure(self, provider: str, kind: str, message: str = "") -> bool:
         """Count a failed call; returns True when this failure opened the breaker.
@@ -125,5 +134,12 @@ class Breaker:
         return bool(int(opened))
 
     def state(self, provider: str) -> dict[str, str]:
-        raw: dict[bytes, bytes] = self._client.hgetall(breaker_key(provider))  # type: ignore[assignment]
+        raw: dict[bytes, bytes] = self.client.hgetall(breaker_key(provider))  # type: ignore[assignment]
         return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def _refusal(scopes: Sequence[str], reply: Any) -> tuple[str | None, Decision]:
+    index, wait = reply
+    if int(index) == 0:
+        return None, Decision(True)
+    return scopes[int(index) - 1], Decision(False, max(float(wait), 0.0))

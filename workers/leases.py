@@ -13,7 +13,9 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -61,31 +63,47 @@ class Leases:
 
     def try_acquire(self, limits: dict[str, int]) -> Lease:
         """Take one slot in every scope of ``limits`` (scope → cap, caps ≤ 0 ignored), or raise LeaseFull."""
+        with self._client.pipeline(transaction=False) as pipe:
+            taken = self.queue_acquire(pipe, limits)
+            return taken(pipe.execute()[0] if pipe.command_stack else 0)
+
+    def queue_acquire(self, pipe: redis.client.Pipeline, limits: dict[str, int]) -> Callable[[Any], Lease]:
+        """:meth:`try_acquire` queued on ``pipe`` (nothing is queued when no scope has a cap); call
+        the result with the pipeline's reply (0 when nothing was queued)."""
         scopes = tuple(scope for scope, cap in limits.items() if cap > 0)
         lease = Lease(uuid.uuid4().hex, scopes)
         if scopes:
             now = time.time()
-            full = int(
-                self._acquire(
-                    keys=[lease_key(s) for s in scopes],
-                    args=[now, now + self._ttl_s, lease.id, *(limits[s] for s in scopes)],
-                )
+            self._acquire(
+                keys=[lease_key(s) for s in scopes],
+                args=[now, now + self._ttl_s, lease.id, *(limits[s] for s in scopes)],
+                client=pipe,
             )
+
+        def taken(reply: Any) -> Lease:
+            if not scopes:
+                return lease
+            full = int(reply)
             if full:
                 raise LeaseFull(scopes[full - 1], limits[scopes[full - 1]])
             with self._lock:
                 self._held[lease.id] = lease
             self._start()
-        return lease
+            return lease
+
+        return taken
 
     def release(self, lease: Lease) -> None:
+        with self._client.pipeline(transaction=False) as pipe:
+            self.queue_release(pipe, lease)
+            if pipe.command_stack:
+                pipe.execute()
+
+    def queue_release(self, pipe: redis.client.Pipeline, lease: Lease) -> None:
         with self._lock:
             self._held.pop(lease.id, None)
-        if lease.scopes:
-            with self._client.pipeline(transaction=False) as pipe:
-                for scope in lease.scopes:
-                    pipe.zrem(lease_key(scope), lease.id)
-                pipe.execute()
+        for scope in lease.scopes:
+            pipe.zrem(lease_key(scope), lease.id)
 
     def in_flight(self, scope: str) -> int:
         key = lease_key(scope)

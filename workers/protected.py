@@ -1,9 +1,10 @@
-"""Provider clients behind their circuit breaker and the shared in-flight limits.
+"""Provider clients behind their circuit breakers and the shared in-flight limits.
 
-Every chat call asks the provider's breaker first (an open breaker fails the call at once with a
-``circuit_open`` error naming when to retry), then takes a capacity lease in the ``global`` and the
-provider's scope, waiting for a free slot up to the call's deadline (never longer), and reports how
-the call went back to the breaker.
+Every chat call asks the breakers of its model and its provider (an open one fails the call at once
+with a ``circuit_open`` error naming when to retry) and takes a capacity lease in the ``global`` and
+the provider's scope in the same round trip, waiting for a free slot up to the call's deadline
+(never longer); afterwards the lease goes back and the breakers hear how the call went, again in one
+round trip.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import redis
 
 from contracts.errors import KIND_OVERLOADED, DeadlineExceeded, ProviderError
 from contracts.settings import Settings
-from workers.breaker import KIND_CIRCUIT_OPEN, Breaker
+from workers.breaker import KIND_CIRCUIT_OPEN, Breaker, Decision
 from workers.cancellation import CancelToken
 from workers.leases import GLOBAL_SCOPE, Lease, LeaseFull, Leases
 from workers.providers.base import ChatRequest, ChatResponse, OnDelta, ProviderClient
@@ -58,12 +59,7 @@ class ProtectedClient:
         on_delta: OnDelta | None = None,
     ) -> ChatResponse:
         model_scope = model_breaker_scope(self.name, request.model)
-        # The model's own breaker first: refusing there must not use up the provider's probe.
-        self._check(
-            (model_scope, f"{display_name(self.name)} model {request.model}", "another model"),
-            (self.name, display_name(self.name), "a model of another provider"),
-        )
-        lease = self._lease(deadline, cancel)
+        lease = self._admit(model_scope, request.model, deadline, cancel)
         try:
             response = self._inner.chat(
                 request, request_id=request_id, deadline=deadline, cancel=cancel, on_delta=on_delta
@@ -74,28 +70,65 @@ class ProtectedClient:
             scope = model_scope if exc.kind in MODEL_KINDS else self.name
             with contextlib.suppress(redis.RedisError):
                 self._breaker.record_failure(scope, exc.kind, exc.message)
-            raise
-        finally:
             with contextlib.suppress(redis.RedisError):  # an unreleased lease lapses by itself
                 self._leases.release(lease)
-        with contextlib.suppress(redis.RedisError):
-            self._breaker.record_success(self.name, model_scope)
+            raise
+        except BaseException:
+            with contextlib.suppress(redis.RedisError):
+                self._leases.release(lease)
+            raise
+        # The lease back and the breakers told, in one round trip.
+        with contextlib.suppress(redis.RedisError), self._breaker.client.pipeline(transaction=False) as pipe:
+            self._leases.queue_release(pipe, lease)
+            self._breaker.queue_success(pipe, self.name, model_scope)
+            pipe.execute()
         return response
 
-    def _check(self, *scopes: tuple[str, str, str]) -> None:
-        """Raise a ``circuit_open`` provider error when a breaker refuses the call.
-
-        Each scope is (breaker, what it is called in messages, what to use instead), asked in order.
-        """
+    def _admit(self, model_scope: str, model: str, deadline: float, cancel: CancelToken | None) -> Lease:
+        """Ask the model's breaker, then the provider's, and take a capacity lease, in one round
+        trip; when the lease is full, wait for one as :meth:`_lease` does."""
+        # The model's own breaker first: refusing there must not use up the provider's probe.
+        scopes = (
+            (model_scope, f"{display_name(self.name)} model {model}", "another model"),
+            (self.name, display_name(self.name), "a model of another provider"),
+        )
         try:
-            refused, decision = self._breaker.first_refusal([scope for scope, _, _ in scopes])
+            with self._breaker.client.pipeline(transaction=False) as pipe:
+                refusal = self._breaker.queue_first_refusal(pipe, [scope for scope, _, _ in scopes])
+                taken = self._leases.queue_acquire(pipe, self._limits())
+                replies = [*pipe.execute(raise_on_error=False), 0]  # 0: no lease was asked for
         except redis.RedisError as exc:
             # Breakers and leases protect the provider; they must not fail calls while Redis
             # restarts, so both fail open until it is back.
-            log.warning("circuit breakers of %s unavailable (%s); letting the call through", self.name, exc)
-            return
-        if refused is None:
-            return
+            log.warning(
+                "breakers and leases of %s unavailable (%s); letting the call through", self.name, exc
+            )
+            return Lease("", ())
+        lease: Lease | None = None
+        try:
+            if isinstance(replies[1], Exception):
+                raise replies[1]
+            lease = taken(replies[1])
+        except LeaseFull:
+            lease = None  # waited for below, once the breakers have allowed the call
+        except redis.RedisError as exc:
+            log.warning("capacity leases unavailable (%s); letting the call through", exc)
+            lease = Lease("", ())
+        if not isinstance(replies[0], Exception):
+            refused, decision = refusal(replies[0])
+            if refused is not None:
+                if lease is not None:
+                    with contextlib.suppress(redis.RedisError):
+                        self._leases.release(lease)
+                self._refuse(scopes, refused, decision)
+        else:
+            log.warning(
+                "circuit breakers of %s unavailable (%s); letting the call through", self.name, replies[0]
+            )
+        return lease if lease is not None else self._lease(deadline, cancel)
+
+    def _refuse(self, scopes: tuple[tuple[str, str, str], ...], refused: str, decision: Decision) -> None:
+        """Raise the ``circuit_open`` provider error for the breaker ``refused``."""
         _, what, alternative = next(s for s in scopes if s[0] == refused)
         state = self._breaker.state(refused)
         raise ProviderError(
@@ -107,11 +140,14 @@ class ProtectedClient:
             retry_after=decision.retry_after_s,
         )
 
-    def _lease(self, deadline: float, cancel: CancelToken | None) -> Lease:
-        limits = {
+    def _limits(self) -> dict[str, int]:
+        return {
             GLOBAL_SCOPE: self._settings.exai_max_in_flight,
             self.name: self._settings.exai_provider_max_in_flight,
         }
+
+    def _lease(self, deadline: float, cancel: CancelToken | None) -> Lease:
+        limits = self._limits()
         pause = LEASE_POLL_MIN_S
         waited_from = time.monotonic()
         while True:
