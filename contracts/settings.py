@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     exai_ws_max_frame_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
     exai_ws_ping_interval_s: Seconds = 20.0
     exai_ws_ping_timeout_s: Seconds = 20.0
+    # permessage-deflate: the LZ77 window the gateway compresses with (9-15; 0 turns compression
+    # off) and zlib's memory level (1-9). Small values keep an idle connection small.
+    exai_ws_deflate_window_bits: Annotated[int, Field(ge=0, le=15)] = 10  # 0: no compression
+    exai_ws_deflate_mem_level: Annotated[int, Field(ge=1, le=9)] = 3  # zlib memLevel for compression
     exai_tools_page_size: Annotated[int, Field(ge=1, le=1000)] = 100
     exai_enqueue_threads: Annotated[int, Field(ge=1, le=64)] = 4
     # Redis connections per process (gateway, worker); beyond them a caller waits, up to the
@@ -194,6 +198,13 @@ class Settings(BaseSettings):
         scheme = urlparse(value).scheme
         if scheme not in REDIS_SCHEMES:
             raise ValueError(f"scheme must be one of {', '.join(REDIS_SCHEMES)}, got {scheme or 'none'!r}")
+        return value
+
+    @field_validator("exai_ws_deflate_window_bits")
+    @classmethod
+    def _window_bits(cls, value: int) -> int:
+        if 0 < value < 9:
+            raise ValueError("must be 0 (compression off) or between 9 and 15")
         return value
 
     @field_validator("kimi_api_url", "glm_api_url")

@@ -8,10 +8,12 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
+from typing import Any
 
 import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions import permessage_deflate
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
@@ -137,6 +139,7 @@ class Gateway:
                 ping_interval=s.exai_ws_ping_interval_s,
                 ping_timeout=s.exai_ws_ping_timeout_s,
                 server_header=None,
+                **compression(s),
             ) as server:
                 port = next(iter(server.sockets)).getsockname()[1]
                 http_port = await http.start(s.exai_ws_host, s.exai_http_port)
@@ -162,6 +165,19 @@ class Gateway:
             await http.close()
             await self.broker.close()
             await self.redis.aclose()
+
+
+def compression(settings: Settings) -> dict[str, Any]:
+    """permessage-deflate as configured: websockets' defaults cost ~50 KB per idle connection."""
+    bits = settings.exai_ws_deflate_window_bits
+    if bits == 0:
+        return {"compression": None}
+    factory = permessage_deflate.ServerPerMessageDeflateFactory(
+        server_max_window_bits=bits,
+        client_max_window_bits=bits,
+        compress_settings={"memLevel": settings.exai_ws_deflate_mem_level},
+    )
+    return {"extensions": [factory], "compression": None}
 
 
 def _remote_ip(connection: ServerConnection) -> str:

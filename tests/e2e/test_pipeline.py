@@ -311,3 +311,13 @@ def test_exai_call_prints_the_streamed_answer_exactly_once(stack: Stack) -> None
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("[emulated kimi kimi-k2.6] count slowly") == 1
     assert len(done.stdout.split()) >= 25
+
+
+async def test_compression_is_negotiated_with_a_small_window(stack: Stack) -> None:
+    """permessage-deflate at EXAI_WS_DEFLATE_WINDOW_BITS (10): an idle connection stays small."""
+    async with raw_client(stack.authed_url) as client:
+        offered = client.ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        assert "permessage-deflate" in offered and "server_max_window_bits=10" in offered
+        assert "client_max_window_bits=10" in offered
+        answer = await client.initialize()
+        assert answer["result"]["serverInfo"]["name"]
