@@ -51,10 +51,13 @@ def store_and_publish(
     reconnect or a gateway restart) hear of it on the done channel, which each gateway watches once.
     ``claim_owner``: release that worker's claim on the call in the same round trip.
     """
+    payload = outcome.model_dump_json()
     stored = _store_script(client)(
         keys=[result_key(outcome.call_id), claim_key(outcome.call_id)],
-        args=[outcome.model_dump_json(), ttl, outcome.call_id, reply_to or "", DONE_CHANNEL, claim_owner],
+        args=[payload, ttl, outcome.call_id, reply_to or "", DONE_CHANNEL, claim_owner],
     )
+    if stored == payload.encode():
+        return outcome  # ours was kept: no need to parse it back
     return Outcome.model_validate_json(stored)
 
 
