@@ -55,7 +55,7 @@ DESCRIPTIONS = {
     "exai_ws_ping_timeout_s": "WebSocket keepalive: close when a ping is not answered within this.",
     "exai_tools_page_size": "Tools per `tools/list` page.",
     "exai_enqueue_threads": "Threads shared by all calls to hand tasks to Celery.",
-    "exai_redis_max_connections": "Redis connections per gateway or worker process; more callers wait.",
+    "exai_redis_max_connections": "Redis connections per worker process; more callers wait.",
     "exai_redis_pool_timeout_s": "How long a caller waits for a free Redis connection before failing.",
     "exai_provider_connect_timeout_s": "Provider HTTP connect timeout (also used for Redis start-up waits).",
     "exai_retry_backoff_base_s": "First retry's backoff ceiling (exponential, full jitter).",

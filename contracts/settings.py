@@ -71,9 +71,12 @@ class Settings(BaseSettings):
     exai_ws_deflate_mem_level: Annotated[int, Field(ge=1, le=9)] = 3  # zlib memLevel for compression
     exai_tools_page_size: Annotated[int, Field(ge=1, le=1000)] = 100
     exai_enqueue_threads: Annotated[int, Field(ge=1, le=64)] = 4
-    # Redis connections per process (gateway, worker); beyond them a caller waits, up to the
-    # pool timeout, instead of failing with "Too many connections" under a burst of calls.
+    # Redis connections per worker process (each running call may hold one); beyond them a caller
+    # waits, up to the pool timeout, instead of failing with "Too many connections".
     exai_redis_max_connections: Annotated[int, Field(ge=1)] = 1000
+    # The gateway's commands are short (none blocks), so a few connections serve thousands of
+    # calls; a burst of calls opening one each cost a fifth of the gateway's CPU.
+    exai_gateway_redis_max_connections: Annotated[int, Field(ge=2)] = 64  # the gateway's Redis pool
     exai_redis_pool_timeout_s: Seconds = 10.0
     exai_result_sweep_s: Seconds = 2.0  # how often the gateway re-reads results it may have missed
     # A call whose queue message Redis lost (a restart between a worker's BRPOP and its reply)
@@ -119,7 +122,7 @@ class Settings(BaseSettings):
     exai_exporter_port: Port = 9808  # celery-exporter sidecar
     exai_exporter_python: str | None = None  # its own interpreter; default: .venv-exporter/bin/python
     exai_telemetry_flush_s: Seconds = 1.0  # how often processes flush metric events and heartbeats
-    exai_task_event_batch_s: Seconds = 0.1  # how often a worker publishes Celery task events in one message
+    exai_task_event_batch_s: Seconds = 0.1  # how often Celery task events are published in one message
     exai_task_event_batch_max: Annotated[int, Field(ge=1, le=10000)] = 500  # or once this many are waiting
     exai_heartbeat_ttl_s: Annotated[int, Field(ge=2)] = 15  # a process silent this long is gone
     exai_events_max: Annotated[int, Field(ge=1000)] = 100_000  # events kept in the Redis stream

@@ -37,6 +37,7 @@ from contracts.names import (
 )
 from contracts.settings import Settings
 from gateway.lost_calls import LostCallFinder
+from gateway.sent_events import SentEventBatcher
 from gateway.telemetry import GatewayTelemetry
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class CallBroker:
         self._fetches: set[asyncio.Task[None]] = set()
         self.telemetry = GatewayTelemetry(settings, client, self.gateway_id, lambda: len(self.pending))
         self._lost = LostCallFinder(client)
+        self._sent_events = SentEventBatcher(celery_app, settings)
 
     async def start(self) -> None:
         self._tasks = [
@@ -104,6 +106,7 @@ class CallBroker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        await asyncio.get_running_loop().run_in_executor(None, self._sent_events.close)
         await self.telemetry.close()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -153,6 +156,7 @@ class CallBroker:
             ignore_result=True,
             # What Celery logs, Flower shows and events carry instead of the arguments (prompts).
             kwargsrepr=task_summary(job.tool, job.call_id, job.correlation_id),
+            event_dispatcher=self._sent_events,  # task-sent events leave in batches
         )
         await asyncio.get_running_loop().run_in_executor(self._executor, send)
 

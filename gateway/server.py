@@ -41,7 +41,7 @@ class Gateway:
         self.settings = settings
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.redis_url,
-            max_connections=settings.exai_redis_max_connections,
+            max_connections=settings.exai_gateway_redis_max_connections,
             timeout=settings.exai_redis_pool_timeout_s,
             health_check_interval=30,
         )
