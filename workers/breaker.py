@@ -24,6 +24,7 @@ import redis
 
 from contracts.errors import KIND_AUTH, RETRYABLE_KINDS
 from contracts.names import breaker_key
+from workers.pipelined_scripts import queue_script
 
 CLOSED = "closed"
 OPEN = "open"
@@ -106,7 +107,8 @@ class Breaker:
         self, pipe: redis.client.Pipeline, scopes: Sequence[str]
     ) -> Callable[[Any], tuple[str | None, Decision]]:
         """:meth:`first_refusal` queued on ``pipe``; call the result with the pipeline's reply."""
-        self._allow(keys=[breaker_key(s) for s in scopes], args=[time.time(), self.cooldown_s], client=pipe)
+        keys = [breaker_key(s) for s in scopes]
+        queue_script(pipe, self._allow, keys, [time.time(), self.cooldown_s])
         return lambda reply: _refusal(scopes, reply)
 
     def record_success(self, provider: str, *tracked: str) -> None:
@@ -117,7 +119,7 @@ class Breaker:
     def queue_success(self, pipe: redis.Redis, provider: str, *tracked: str) -> None:
         """:meth:`record_success` on ``pipe`` (a pipeline, or the client to run it at once)."""
         scopes = [provider, *tracked]
-        self._success(keys=[breaker_key(s) for s in scopes], args=["0"] + ["1"] * len(tracked), client=pipe)
+        queue_script(pipe, self._success, [breaker_key(s) for s in scopes], ["0"] + ["1"] * len(tracked))
 
     def record_failure(self, provider: str, kind: str, message: str = "") -> bool:
         """Count a failed call; returns True when this failure opened the breaker.

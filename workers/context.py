@@ -15,6 +15,7 @@ from contracts.job import Job
 from contracts.settings import Settings
 from workers.cancellation import CancelToken
 from workers.providers.base import ProviderClient
+from workers.write_behind import WriteBehind
 
 
 class ProgressSink(Protocol):
@@ -34,6 +35,8 @@ class ToolContext:
     # Threads, consensus and status need Redis and the Celery app; unit tests may leave them out.
     redis: redis.Redis | None = None
     celery: Celery | None = None
+    # Writes that may wait for the round trip storing the outcome (see workers.write_behind).
+    after: WriteBehind | None = None
     _last_report: float = field(default=0.0, init=False)
     _last_value: float = field(default=-1.0, init=False)
     _unsent_text: list[str] = field(default_factory=list, init=False)

@@ -84,8 +84,12 @@ class Conversation:
             ),
         ]
         if self.thread is None:
-            self.thread = self.store.create(self.ctx.job.client, self.tool, turns, state)
+            # Written with the outcome (one round trip fewer): nobody can know the id before.
+            owner, after = self.ctx.job.client, self.ctx.after
+            self.thread = self.store.create(owner, self.tool, turns, state, after=after)
         else:
+            if self.ctx.after is not None:
+                self.ctx.after.flush(self.store.redis)  # a thread created earlier in this call first
             self.thread = self.store.append(self.thread, turns, state)
         if MIRROR is not None:
             MIRROR(self.thread, turns)

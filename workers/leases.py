@@ -20,6 +20,7 @@ from typing import Any
 import redis
 
 from contracts.names import lease_key
+from workers.pipelined_scripts import queue_script
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,11 @@ class Leases:
         lease = Lease(uuid.uuid4().hex, scopes)
         if scopes:
             now = time.time()
-            self._acquire(
-                keys=[lease_key(s) for s in scopes],
-                args=[now, now + self._ttl_s, lease.id, *(limits[s] for s in scopes)],
-                client=pipe,
+            queue_script(
+                pipe,
+                self._acquire,
+                [lease_key(s) for s in scopes],
+                [now, now + self._ttl_s, lease.id, *(limits[s] for s in scopes)],
             )
 
         def taken(reply: Any) -> Lease:

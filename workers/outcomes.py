@@ -7,6 +7,8 @@ from redis.commands.core import Script
 
 from contracts.job import Outcome, ProgressEvent
 from contracts.names import DONE_CHANNEL, claim_key, result_key
+from workers.pipelined_scripts import queue_script
+from workers.write_behind import WriteBehind
 
 # Keep the first outcome (SET NX), then publish whichever outcome is stored, to the caller's
 # reply channel as a ResultEvent and to the done channel, and give up the worker's claim on the
@@ -42,20 +44,31 @@ def load(client: redis.Redis, call_id: str) -> Outcome | None:
 
 
 def store_and_publish(
-    client: redis.Redis, outcome: Outcome, reply_to: str | None, ttl: int, *, claim_owner: str = ""
+    client: redis.Redis,
+    outcome: Outcome,
+    reply_to: str | None,
+    ttl: int,
+    *,
+    claim_owner: str = "",
+    before: WriteBehind | None = None,
 ) -> Outcome:
     """Keep the first outcome stored for a call (a redelivered run never replaces it) and publish it.
 
     Returns the outcome that is now authoritative, which is the earlier one if another run of the
     same call finished first. Gateways waiting on a call they did not send (tasks/result after a
     reconnect or a gateway restart) hear of it on the done channel, which each gateway watches once.
-    ``claim_owner``: release that worker's claim on the call in the same round trip.
+    ``claim_owner``: release that worker's claim on the call in the same round trip; ``before``:
+    the call's waiting writes, applied first in the same round trip.
     """
     payload = outcome.model_dump_json()
-    stored = _store_script(client)(
-        keys=[result_key(outcome.call_id), claim_key(outcome.call_id)],
-        args=[payload, ttl, outcome.call_id, reply_to or "", DONE_CHANNEL, claim_owner],
-    )
+    keys = [result_key(outcome.call_id), claim_key(outcome.call_id)]
+    args: list[str | int] = [payload, ttl, outcome.call_id, reply_to or "", DONE_CHANNEL, claim_owner]
+    with client.pipeline(transaction=False) as pipe:
+        earlier = before.queue_on(pipe) if before is not None else 0
+        queue_script(pipe, _store_script(client), keys, args)
+        stored = pipe.execute()[-1]
+    if before is not None:
+        before.sent(earlier)
     if stored == payload.encode():
         return outcome  # ours was kept: no need to parse it back
     return Outcome.model_validate_json(stored)

@@ -10,6 +10,7 @@ round trip.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from workers.cancellation import CancelToken
 from workers.leases import GLOBAL_SCOPE, Lease, LeaseFull, Leases
 from workers.providers.base import ChatRequest, ChatResponse, OnDelta, ProviderClient
 from workers.providers.classify import display_name
+from workers.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class ProtectedClient:
         self._leases = leases
         self._settings = settings
         self.name = inner.name
+        self._after: WriteBehind | None = None
 
     def chat(
         self,
@@ -77,12 +80,25 @@ class ProtectedClient:
             with contextlib.suppress(redis.RedisError):
                 self._leases.release(lease)
             raise
-        # The lease back and the breakers told, in one round trip.
-        with contextlib.suppress(redis.RedisError), self._breaker.client.pipeline(transaction=False) as pipe:
+
+        def settle(pipe: redis.client.Pipeline) -> None:
             self._leases.queue_release(pipe, lease)
             self._breaker.queue_success(pipe, self.name, model_scope)
+
+        if self._after is not None:
+            self._after.add(settle)  # sent with the call's next round trip (see write_behind)
+            return response
+        # The lease back and the breakers told, in one round trip.
+        with contextlib.suppress(redis.RedisError), self._breaker.client.pipeline(transaction=False) as pipe:
+            settle(pipe)
             pipe.execute()
         return response
+
+    def deferring(self, after: WriteBehind) -> ProtectedClient:
+        """This client for one call, whose closing writes wait in ``after`` for a later round trip."""
+        view = copy.copy(self)
+        view._after = after
+        return view
 
     def _admit(self, model_scope: str, model: str, deadline: float, cancel: CancelToken | None) -> Lease:
         """Ask the model's breaker, then the provider's, and take a capacity lease, in one round
@@ -94,9 +110,14 @@ class ProtectedClient:
         )
         try:
             with self._breaker.client.pipeline(transaction=False) as pipe:
+                # An earlier provider call's closing writes go first: its lease is back before ours.
+                earlier = self._after.queue_on(pipe) if self._after is not None else 0
+                skip = len(pipe.command_stack)  # the replies to those writes
                 refusal = self._breaker.queue_first_refusal(pipe, [scope for scope, _, _ in scopes])
                 taken = self._leases.queue_acquire(pipe, self._limits())
-                replies = [*pipe.execute(raise_on_error=False), 0]  # 0: no lease was asked for
+                replies = [*pipe.execute(raise_on_error=False), 0][skip:]  # 0: no lease asked for
+            if self._after is not None:
+                self._after.sent(earlier)
         except redis.RedisError as exc:
             # Breakers and leases protect the provider; they must not fail calls while Redis
             # restarts, so both fail open until it is back.

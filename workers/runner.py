@@ -7,6 +7,7 @@ as a scheduled message, holding no worker slot) within the call's deadline.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -30,6 +31,7 @@ from workers.metered import MeteredClient
 from workers.providers.base import ProviderClient
 from workers.providers.registry import make_client
 from workers.tools import ToolFunction
+from workers.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,15 @@ class Runner:
             return "timeout"
 
         attempt = task.request.retries or 0
+        after = WriteBehind()
+        try:
+            return self._run_tool(task, job, tool, attempt, after)
+        finally:
+            # What the outcome's round trip did not take (a retry, an unexpected error) goes now.
+            with contextlib.suppress(redis.RedisError):
+                after.flush(self.redis)
+
+    def _run_tool(self, task: Task, job: Job, tool: ToolFunction, attempt: int, after: WriteBehind) -> str:
         token = self.listener.register(job.call_id)
         started = time.monotonic()
         log.info("running %s (attempt %d)", job.tool, attempt + 1)
@@ -128,11 +139,12 @@ class Runner:
             job=job,
             settings=self.settings,
             cancel=token,
-            provider=self.providers,
+            provider=lambda name: _deferring(self.providers(name), after),
             report=self._progress_publisher(job) if job.progress else _no_progress,
             min_interval=self.settings.exai_progress_min_interval_s,
             redis=self.redis,
             celery=self.celery,
+            after=after,
         )
         try:
             result = tool(ctx, job.arguments)
@@ -172,7 +184,7 @@ class Runner:
             )
         finally:
             self.listener.unregister(job.call_id)
-        self._finish(job, outcome)
+        self._finish(job, outcome, after)
         log.info(
             "%s finished: %s", job.tool, "error " + (outcome.error_code or "") if outcome.is_error else "ok"
         )
@@ -232,7 +244,7 @@ class Runner:
         self.claims.park_for_retry(job.call_id, delay)
         raise task.retry(countdown=delay, max_retries=max_retries, exc=exc)
 
-    def _finish(self, job: Job, outcome: Outcome) -> None:
+    def _finish(self, job: Job, outcome: Outcome, after: WriteBehind | None = None) -> None:
         pause = REDIS_RETRY_MIN_S
         # The provider's work is done: keep trying to record it while Redis restarts, so it is
         # neither lost nor redone (bounded by the time its outcome would be kept anyway).
@@ -242,7 +254,12 @@ class Runner:
                 # The claim goes with the outcome, only once the outcome is safely stored.
                 owner = self.claims.owner if self.claims.holds(job.call_id) else ""
                 outcomes.store_and_publish(
-                    self.redis, outcome, job.reply_to, self.settings.exai_result_ttl_s, claim_owner=owner
+                    self.redis,
+                    outcome,
+                    job.reply_to,
+                    self.settings.exai_result_ttl_s,
+                    claim_owner=owner,
+                    before=after,
                 )
                 if owner:
                     self.claims.released(job.call_id)
@@ -258,6 +275,12 @@ class Runner:
                 self.on_finish(job, outcome)
             except Exception:  # a record lost to a bug must not turn a finished call into a failure
                 log.exception("recording call %s failed", job.call_id)
+
+
+def _deferring(client: ProviderClient, after: WriteBehind) -> ProviderClient:
+    """The provider client for one call, leaving its closing writes to ``after`` where it can."""
+    bind = getattr(client, "deferring", None)
+    return bind(after) if bind is not None else client
 
 
 def _no_progress(value: float, total: float | None, message: str | None, text: str | None = None) -> None:

@@ -20,6 +20,7 @@ import redis
 from contracts.errors import InvalidArguments
 from contracts.names import thread_key
 from contracts.settings import Settings
+from workers.write_behind import WriteBehind
 
 # Called with a thread that Redis no longer has, to restore it from durable storage (Supabase).
 Restorer = Callable[[str], "Thread | None"]
@@ -71,13 +72,24 @@ class ThreadStore:
         return self.settings.exai_thread_max_turns
 
     def create(
-        self, owner: str, tool: str, turns: list[Turn] | None = None, state: dict[str, Any] | None = None
+        self,
+        owner: str,
+        tool: str,
+        turns: list[Turn] | None = None,
+        state: dict[str, Any] | None = None,
+        *,
+        after: WriteBehind | None = None,
     ) -> Thread:
-        """A new thread, written with its first turns in one round trip (nobody else knows its id)."""
+        """A new thread, written with its first turns in one write (nobody else knows its id yet);
+        with ``after``, that write waits for the round trip storing the call's outcome."""
         thread = Thread(id=str(uuid.uuid4()), owner=owner, tool=tool, turns=list(turns or []))
         thread.state = state or {}
         self.ensure_room(thread, 0)
-        self.redis.set(thread_key(thread.id), thread.to_json(), ex=self.settings.exai_thread_ttl_s)
+        key, value, ttl = thread_key(thread.id), thread.to_json(), self.settings.exai_thread_ttl_s
+        if after is not None:
+            after.add(lambda pipe: pipe.set(key, value, ex=ttl))
+        else:
+            self.redis.set(key, value, ex=ttl)
         return thread
 
     def load(self, thread_id: str, owner: str) -> Thread:

@@ -18,6 +18,7 @@ from workers.leases import Leases
 from workers.protected import ProtectedClient
 from workers.providers.base import ChatRequest
 from workers.providers.kimi import KimiClient
+from workers.write_behind import WriteBehind
 
 __all__ = ["redis_client"]
 
@@ -90,4 +91,24 @@ def test_a_call_takes_and_gives_back_its_capacity_lease(
     client, _ = protected
     for _ in range(3):
         chat(client, "kimi-k2.6")
+    assert redis_client.zcard("exai:lease:kimi") == 0
+
+
+def test_a_call_can_leave_its_closing_writes_for_a_later_round_trip(
+    protected: tuple[ProtectedClient, EmulatorControl], redis_client: redis.Redis
+) -> None:
+    """Deferred, the lease stays out until the writes go; the next provider call sends them first,
+    so with a cap of one the second call still runs, and a flush gives the last lease back."""
+    client, _ = protected
+    after = WriteBehind()
+    deferring = client.deferring(after)
+    chat(deferring, "kimi-k2.6")
+    assert redis_client.zcard("exai:lease:kimi") == 1  # not given back yet
+    assert not redis_client.exists(breaker_key("kimi"))  # nor the success told
+    chat(deferring, "kimi-k2.6")  # admitted: the first lease went back in the same round trip
+    assert redis_client.zcard("exai:lease:kimi") == 1
+    after.flush(redis_client)
+    assert redis_client.zcard("exai:lease:kimi") == 0
+    assert redis_client.hget(breaker_key("kimi"), "state") == b"closed"
+    chat(client, "kimi-k2.6")  # the shared client still settles at once
     assert redis_client.zcard("exai:lease:kimi") == 0
