@@ -112,7 +112,16 @@ def plots(results: dict[str, Any], out: Path) -> None:
     if "scaling" in results:
         rows = results["scaling"]
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot([r["workers"] for r in rows], [r["calls_per_s"] for r in rows], "o-")
+        ax.plot([r["workers"] for r in rows], [r["calls_per_s"] for r in rows], "o-", label="small calls")
+        held = [k for k in rows[0] if k.startswith("held_") and k.endswith("_calls_per_s")]
+        if held:
+            ax.plot(
+                [r["workers"] for r in rows],
+                [r[held[0]] for r in rows],
+                "s--",
+                label="held 100 ms, 10 slots each",
+            )
+            ax.legend()
         ax.set_xlabel("worker processes")
         ax.set_ylabel("calls / s")
         fig.tight_layout()

@@ -11,13 +11,14 @@ from bench.raw_celery import throughput as raw_throughput
 from tests.support.stack import Stack
 
 
-async def mcp_throughput(url: str, concurrency: int, total: int) -> float:
+async def mcp_throughput(url: str, concurrency: int, total: int, suffix: str = "") -> float:
+    """Calls per second of ``total`` chat calls, ``concurrency`` at a time (``suffix`` ends each prompt)."""
     async with lean_client(url) as client:
         gate = asyncio.Semaphore(concurrency)
 
         async def one(i: int) -> None:
             async with gate:
-                await client.call("chat", {"prompt": f"throughput {i}"})
+                await client.call("chat", {"prompt": f"throughput {i}{suffix}"})
 
         await asyncio.gather(*(one(i) for i in range(concurrency)))  # warm up
         started = time.perf_counter()

@@ -148,6 +148,7 @@ class Settings(BaseSettings):
     # visibility timeout, which stays the backstop).
     exai_claim_ttl_s: Annotated[float, Field(ge=1)] = 15.0
     exai_reaper_interval_s: Seconds = 2.0  # how often workers look for calls of dead workers
+    exai_worker_intake_poll_s: Seconds = 0.05  # how soon a worker with every slot busy looks again
 
     # --- circuit breakers (state shared by all workers in Redis) -----------------------------
     exai_breaker_failure_threshold: Annotated[int, Field(ge=1, le=1000)] = 5  # consecutive transient

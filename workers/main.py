@@ -25,7 +25,7 @@ from contracts.names import NOOP_TASK, task_name
 from contracts.queue import make_celery
 from contracts.settings import Settings, load_settings
 from contracts.tools import SPECS
-from workers import supabase_sync, telemetry
+from workers import intake, supabase_sync, telemetry
 from workers.breaker import Breaker
 from workers.cancel_listener import CancelListener
 from workers.claims import Claims
@@ -51,6 +51,7 @@ def build(settings: Settings) -> tuple[Celery, Runner]:
     # calls in flight. Its Redis client is thread-safe, so one backend serves them all.
     app.conf.result_backend_thread_safe = True
     app.steps["consumer"].add(batching_step(settings))
+    intake.install(settings.exai_worker_intake_poll_s)
     pool = redis.BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.exai_redis_max_connections,

@@ -1,0 +1,29 @@
+"""A worker with every slot busy takes the next call when a slot frees, not at its next 2 s poll."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.clients import raw_client
+from tests.support.stack import running_stack
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+
+async def test_twelve_short_calls_on_two_slots_run_back_to_back(tmp_path: Path) -> None:
+    """12 calls of 100 ms on 2 slots: ~0.6 s of work. Waiting 2 s whenever both slots were busy
+    (Celery's poll under gevent) took over 10 s."""
+    with running_stack(tmp_path, EXAI_WORKER_CONCURRENCY="2") as stack:
+        async with raw_client(stack.authed_url) as client:
+            await client.initialize()
+            started = time.monotonic()
+            for n in range(12):
+                params = {"name": "chat", "arguments": {"prompt": f"slot {n} emulate:latency_ms=100"}}
+                await client.send({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params})
+            answers = [await client.response(n, timeout=60) for n in range(12)]
+            elapsed = time.monotonic() - started
+    assert all(a["result"]["isError"] is False for a in answers)
+    assert elapsed < 4.0, f"12 calls on 2 slots took {elapsed:.1f} s"
