@@ -27,12 +27,14 @@ def markdown(results: dict[str, Any]) -> str:
     parts = [f"# Benchmark results\n\nMachine: {results['machine']}. Command: `{results['command']}`.\n"]
     if "overhead" in results:
         o = results["overhead"]
-        rows = [{"path": name, **o[name]} for name in ("mcp_tools_call", "raw_celery", "direct_in_process")]
+        paths = ("mcp_tools_call", "raw_celery", "celery_same_tool", "direct_in_process")
+        rows = [{"path": name, **o[name]} for name in paths if name in o]
         parts.append(
             "## 1. Overhead per call (0 ms emulator)\n\n"
             + _table(rows)
             + f"\nMCP / raw Celery: p50 **{o['ratio_p50']}x**, p99 **{o['ratio_p99']}x** "
-            f"(goal {o['goal']}: {'met' if o['met'] else 'NOT met'}).\n"
+            f"(goal {o['goal']}: {'met' if o['met'] else 'NOT met'}). `celery_same_tool` sends the chat "
+            "tool's own Celery task without the MCP front; `direct_in_process` runs its code in-process.\n"
         )
     if "redis_ops" in results:
         r = results["redis_ops"]

@@ -4,7 +4,9 @@ Celery's consumer loop under gevent (``synloop``) waits for broker traffic up to
 while every slot is busy kombu does not ask Redis for messages, so a slot freed during that wait
 stayed idle until it ended: a saturated worker of 10 slots ran 100 ms calls at 5 per second
 instead of ~90. While the worker cannot take a message, its wait is cut to
-``EXAI_WORKER_INTAKE_POLL_S`` so it looks again that soon (a poll of the sockets it already holds).
+``EXAI_WORKER_INTAKE_POLL_S`` so it looks again that soon: a poll of the sockets it already holds,
+plus kombu's scan for unacknowledged messages past their visibility timeout that follows every
+empty poll (three Redis commands), so a saturated worker sends ~60 commands a second at 0.05 s.
 """
 
 from __future__ import annotations
