@@ -7,6 +7,7 @@ bounded in count and time. ``--only`` picks scenarios; ``--quick`` shrinks them 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -97,7 +98,13 @@ def main() -> None:
             {**QUIET, "EXAI_WORKER_CONCURRENCY": "500"},
         )
         print("scaling", results["scaling"], flush=True)
-    report.write(results, Path(args.out))
+    out = Path(args.out)
+    previous = out / "results.json"
+    if only != set(SCENARIOS) and previous.exists():
+        # A partial run updates its scenarios and keeps the others' latest figures.
+        earlier = json.loads(previous.read_text())
+        results = {**earlier, **results, "command": f"{earlier.get('command')}, then {results['command']}"}
+    report.write(results, out)
 
 
 if __name__ == "__main__":

@@ -91,3 +91,27 @@ class SameToolRoundTrip:
     def close(self) -> None:
         self._pubsub.close()
         self._client.close()
+
+
+def same_tool_throughput(redis_url: str, concurrency: int, total: int) -> float:
+    """Chat tasks per second sent straight to Celery, ``concurrency`` at a time (one client per thread)."""
+    local = threading.local()
+    clients: list[tuple[Celery, SameToolRoundTrip]] = []
+
+    def one(_: int) -> float:
+        if not hasattr(local, "trip"):
+            app = app_for(redis_url)
+            local.trip = SameToolRoundTrip(app, redis_url)
+            clients.append((app, local.trip))
+            local.trip("warm up")
+        return float(local.trip("throughput"))
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(concurrency)))
+        started = time.perf_counter()
+        list(pool.map(one, range(total)))
+        elapsed = time.perf_counter() - started
+    for app, trip in clients:
+        trip.close()
+        app.close()
+    return total / elapsed

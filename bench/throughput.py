@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from bench.client import lean_client
+from bench.raw_celery import same_tool_throughput
 from bench.raw_celery import throughput as raw_throughput
 from tests.support.stack import Stack
 
@@ -32,6 +33,7 @@ def measure(stack: Stack, levels: tuple[int, ...], total: int) -> list[dict[str,
         n = max(total // 4, 50) if concurrency == 1 else total
         mcp = asyncio.run(mcp_throughput(stack.authed_url, concurrency, n))
         raw = raw_throughput(stack.env["REDIS_URL"], concurrency, n)
+        same = same_tool_throughput(stack.env["REDIS_URL"], concurrency, n)
         rows.append(
             {
                 "concurrency": concurrency,
@@ -40,6 +42,9 @@ def measure(stack: Stack, levels: tuple[int, ...], total: int) -> list[dict[str,
                 "raw_celery_tasks_per_s": round(raw, 1),
                 "ratio": round(mcp / raw, 2),
                 "met": mcp >= 0.8 * raw,
+                # The chat tool's own Celery task without the MCP front: the front's share.
+                "celery_same_tool_per_s": round(same, 1),
+                "same_tool_ratio": round(same / raw, 2),
             }
         )
     return rows
