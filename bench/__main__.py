@@ -63,7 +63,7 @@ def main() -> None:
     quick = args.quick
     results: dict[str, Any] = {
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
-        "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python -m bench", *sys.argv[1:]]),
     }
     if only & {"overhead", "redis_ops", "throughput", "streaming"}:
         with stack(EXAI_WORKER_CONCURRENCY="500") as s:
