@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     # A call whose queue message Redis lost (a restart between a worker's BRPOP and its reply)
     # and that is missing at two checks in a row is sent again.
     exai_lost_call_check_s: Seconds = 20.0  # how often the gateway looks for calls Redis lost
+    exai_lost_call_scan_max: Annotated[int, Field(ge=0)] = 20_000  # messages a check reads at most
 
     # --- other front doors: Streamable HTTP, the old daemon's protocol, the stdio bridge ------
     exai_http_port: Port = 8078  # MCP Streamable HTTP (/mcp), served by the gateway process

@@ -89,7 +89,7 @@ class CallBroker:
         self.watchers: dict[str, set[asyncio.Future[Outcome]]] = {}
         self._fetches: set[asyncio.Task[None]] = set()
         self.telemetry = GatewayTelemetry(settings, client, self.gateway_id, lambda: len(self.pending))
-        self._lost = LostCallFinder(client)
+        self._lost = LostCallFinder(client, settings.exai_lost_call_scan_max)
         self._sent_events = SentEventBatcher(celery_app, settings)
 
     async def start(self) -> None:

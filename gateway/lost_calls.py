@@ -25,14 +25,24 @@ CHUNK = 1000
 
 
 class LostCallFinder:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, scan_max: int) -> None:
         self._client = client
+        self._scan_max = scan_max  # messages read at most per check (EXAI_LOST_CALL_SCAN_MAX)
         self._missing: set[str] = set()
 
     async def check(self, call_ids: Iterable[str]) -> list[str]:
         """Return the calls among ``call_ids`` missing now and at the previous check."""
         candidates = await self._unclaimed_without_outcome(list(call_ids))
         if candidates:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.llen(TOOL_QUEUE)
+                pipe.hlen(UNACKED_KEY)
+                queued, delivered = await pipe.execute()
+            if queued + delivered > self._scan_max:
+                # Too many messages to read every check: look again once the backlog is smaller
+                # (a lost call is then found later, never a queued one taken for lost).
+                self._missing = set()
+                return []
             candidates -= await self._message_ids()
         lost = sorted(candidates & self._missing)
         self._missing = candidates - set(lost)
