@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from typing import Any
 
 from celery import Celery
 
+from contracts.event_flusher import EventFlusher
 from contracts.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 class SentEventBatcher:
     def __init__(self, app: Celery, settings: Settings) -> None:
-        self._interval_s = settings.exai_task_event_batch_s
         self._connection = app.connection_for_write()
         self._dispatcher = app.events.Dispatcher(
             self._connection,
@@ -32,15 +31,12 @@ class SentEventBatcher:
             buffer_group=["task"],
             buffer_limit=settings.exai_task_event_batch_max,
         )
-        self._pending = threading.Event()
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._flush_forever, name="exai-sent-events", daemon=True)
-        self._thread.start()
+        self._flusher = EventFlusher(settings.exai_task_event_batch_s, self.flush, "exai-sent-events")
 
     def publish(self, type: str, fields: dict[str, Any], producer: Any = None, **_: Any) -> None:
         """What ``send_task`` calls on its event dispatcher: buffer the event instead of sending it."""
         self._dispatcher.send(type, **fields)  # "task-…" events are buffered (group "task")
-        self._pending.set()
+        self._flusher.wake()
 
     def flush(self) -> None:
         try:
@@ -49,17 +45,8 @@ class SentEventBatcher:
             log.warning("could not publish task-sent events: %s", exc)
 
     def close(self) -> None:
-        self._closed.set()
-        self._pending.set()
-        self._thread.join(timeout=5)
+        self._flusher.close()
         self.flush()
         with contextlib.suppress(Exception):
             self._dispatcher.close()
             self._connection.release()
-
-    def _flush_forever(self) -> None:
-        while not self._closed.is_set():
-            self._pending.wait()
-            self._closed.wait(self._interval_s)  # let the events of calls sent together gather
-            self._pending.clear()
-            self.flush()

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
-import time
 from typing import Any
 
 from celery import bootsteps
 
+from contracts.event_flusher import EventFlusher
 from contracts.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,9 +32,8 @@ class BatchTaskEvents(bootsteps.StartStopStep):  # type: ignore[misc]  # celery 
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self._pending = threading.Event()
         self._consumer: Any = None
-        self._thread: threading.Thread | None = None
+        self._flusher: EventFlusher | None = None
 
     def start(self, parent: Any) -> None:
         self._consumer = parent
@@ -44,11 +42,9 @@ class BatchTaskEvents(bootsteps.StartStopStep):  # type: ignore[misc]  # celery 
             return  # no events, or Celery's event loop already batches them
         dispatcher.buffer_group = frozenset({"task"})
         dispatcher.buffer_limit = self.limit
-        dispatcher.on_send_buffered = self._pending.set
-        if self._thread is None:
-            # A greenlet under the gevent pool (threading is patched), a thread otherwise.
-            self._thread = threading.Thread(target=self._flush_forever, name="exai-task-events", daemon=True)
-            self._thread.start()
+        if self._flusher is None:
+            self._flusher = EventFlusher(self.interval_s, self.flush, "exai-task-events")
+        dispatcher.on_send_buffered = self._flusher.wake
 
     def stop(self, parent: Any) -> None:
         self.flush()  # before Celery's Events step closes the dispatcher (steps stop in reverse)
@@ -64,13 +60,6 @@ class BatchTaskEvents(bootsteps.StartStopStep):  # type: ignore[misc]  # celery 
         # carries over to the next dispatcher after a reconnect.
         with contextlib.suppress(Exception):
             dispatcher.flush(errors=False, groups=True)
-
-    def _flush_forever(self) -> None:
-        while True:
-            self._pending.wait()
-            time.sleep(self.interval_s)  # let the events of calls starting together gather
-            self._pending.clear()
-            self.flush()
 
 
 def batching_step(settings: Settings) -> type[BatchTaskEvents]:
