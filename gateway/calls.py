@@ -14,7 +14,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -95,8 +95,18 @@ class CallBroker:
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._listen(), name="exai-replies"),
-            asyncio.create_task(self._sweep_forever(), name="exai-sweep"),
-            asyncio.create_task(self._find_lost_forever(), name="exai-lost-calls"),
+            asyncio.create_task(
+                self._every(
+                    min(self.settings.exai_result_sweep_s, self.settings.exai_progress_interval_s),
+                    self._sweep,
+                    "result sweep",
+                ),
+                name="exai-sweep",
+            ),
+            asyncio.create_task(
+                self._every(self.settings.exai_lost_call_check_s, self._resend_lost, "lost-call check"),
+                name="exai-lost-calls",
+            ),
         ]
         self.telemetry.start()
         await asyncio.wait_for(self._subscribed.wait(), timeout=self.settings.exai_provider_connect_timeout_s)
@@ -274,38 +284,28 @@ class CallBroker:
                 with contextlib.suppress(Exception):  # the connection may already be gone
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    async def _sweep_forever(self) -> None:
-        interval = min(self.settings.exai_result_sweep_s, self.settings.exai_progress_interval_s)
+    async def _every(self, interval: float, work: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run ``work`` every ``interval`` seconds; a failed round is logged and the next one runs."""
         while True:
             await asyncio.sleep(interval)
             try:
-                await self._sweep()
+                await work()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("result sweep failed: %s", exc)
+                log.warning("%s failed: %s", what, exc)
 
-    async def _find_lost_forever(self) -> None:
+    async def _resend_lost(self) -> None:
         interval = self.settings.exai_lost_call_check_s
-        while True:
-            await asyncio.sleep(interval)
-            now = time.monotonic()
-            waiting = [p.job.call_id for p in self.pending.values() if now - p.started >= interval]
-            try:
-                lost = await self._lost.check(waiting)
-                for call_id in lost:
-                    pending = self.pending.get(call_id)
-                    if pending is None or pending.future.done():
-                        continue
-                    log.warning(
-                        "the queue message of call %s was lost (a Redis restart?); sending it again", call_id
-                    )
-                    self.telemetry.error("lost_message")
-                    await self._send(pending.job)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("looking for lost calls failed: %s", exc)
+        now = time.monotonic()
+        waiting = [p.job.call_id for p in self.pending.values() if now - p.started >= interval]
+        for call_id in await self._lost.check(waiting):
+            pending = self.pending.get(call_id)
+            if pending is None or pending.future.done():
+                continue
+            log.warning("the queue message of call %s was lost (a Redis restart?); sending it again", call_id)
+            self.telemetry.error("lost_message")
+            await self._send(pending.job)
 
     async def _sweep(self, force: bool = False) -> None:
         now = time.monotonic()
