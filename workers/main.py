@@ -32,7 +32,7 @@ from workers.claims import Claims
 from workers.consensus import register_consult
 from workers.event_batches import batching_step
 from workers.leases import Leases
-from workers.protected import ProtectedPool
+from workers.protected import ProtectedClient
 from workers.reaper import Reaper
 from workers.runner import ProviderPool, Runner
 from workers.telemetry import WorkerTelemetry
@@ -64,7 +64,7 @@ def build(settings: Settings) -> tuple[Celery, Runner]:
         client, threshold=settings.exai_breaker_failure_threshold, cooldown_s=settings.exai_breaker_cooldown_s
     )
     leases = Leases(client, ttl_s=settings.exai_lease_ttl_s)
-    providers = ProtectedPool(ProviderPool(settings).get, breaker, leases, settings)
+    providers = ProviderPool(settings, wrap=lambda inner: ProtectedClient(inner, breaker, leases, settings))
     claims = Claims(client, settings.exai_claim_ttl_s)
     runner = Runner(settings, client, listener, providers.get, claims)
 

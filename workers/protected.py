@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import threading
 import time
-from collections.abc import Callable
 
 import redis
 
@@ -194,25 +192,3 @@ class ProtectedClient:
 
     def close(self) -> None:
         self._inner.close()
-
-
-class ProtectedPool:
-    """Wraps a provider lookup so every client it hands out is a :class:`ProtectedClient`."""
-
-    def __init__(
-        self, get: Callable[[str], ProviderClient], breaker: Breaker, leases: Leases, settings: Settings
-    ) -> None:
-        self._get = get
-        self._breaker = breaker
-        self._leases = leases
-        self._settings = settings
-        self._clients: dict[str, ProviderClient] = {}
-        self._lock = threading.Lock()
-
-    def get(self, provider: str) -> ProviderClient:
-        with self._lock:
-            client = self._clients.get(provider)
-            if client is None:
-                client = ProtectedClient(self._get(provider), self._breaker, self._leases, self._settings)
-                self._clients[provider] = client
-            return client

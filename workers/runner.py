@@ -41,10 +41,14 @@ REDIS_RETRY_MAX_S = 2.0
 
 
 class ProviderPool:
-    """One HTTP client per provider per process, created on first use."""
+    """One HTTP client per provider per process, created on first use; ``wrap`` puts each one
+    behind more (the worker's breakers and leases)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, wrap: Callable[[ProviderClient], ProviderClient] | None = None
+    ) -> None:
         self._settings = settings
+        self._wrap = wrap
         self._clients: dict[str, ProviderClient] = {}
         self._lock = threading.Lock()
 
@@ -52,7 +56,10 @@ class ProviderPool:
         with self._lock:
             client = self._clients.get(provider)
             if client is None:
-                client = self._clients[provider] = MeteredClient(make_client(provider, self._settings))
+                client = MeteredClient(make_client(provider, self._settings))
+                if self._wrap is not None:
+                    client = self._wrap(client)
+                self._clients[provider] = client
             return client
 
 
