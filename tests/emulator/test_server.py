@@ -19,19 +19,6 @@ MODELS = {"kimi": "kimi-k2.6", "glm": "glm-4.6"}
 AUTH = {"Authorization": "Bearer test-key"}
 
 
-@pytest.fixture(scope="module")
-def emulator_url() -> Iterator[str]:
-    with running_emulator() as url:
-        yield url
-
-
-@pytest.fixture
-def control(emulator_url: str) -> EmulatorControl:
-    control = EmulatorControl(emulator_url)
-    control.reset()
-    return control
-
-
 @pytest.fixture
 def http(emulator_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=emulator_url, timeout=10) as client:

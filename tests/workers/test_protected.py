@@ -11,7 +11,7 @@ import redis
 from contracts.errors import ProviderError
 from contracts.names import breaker_key
 from contracts.settings import Settings
-from tests.support.emulator import EmulatorControl, running_emulator
+from tests.support.emulator import EmulatorControl
 from tests.workers.redis_fixture import redis_client
 from workers.breaker import KIND_CIRCUIT_OPEN, Breaker
 from workers.leases import Leases
@@ -21,12 +21,6 @@ from workers.providers.kimi import KimiClient
 from workers.write_behind import WriteBehind
 
 __all__ = ["redis_client"]
-
-
-@pytest.fixture(scope="module")
-def emulator_url() -> Iterator[str]:
-    with running_emulator() as url:
-        yield url
 
 
 @pytest.fixture

@@ -9,25 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 from contracts.errors import CallCancelled, DeadlineExceeded, ProviderError
-from tests.support.emulator import EmulatorControl, running_emulator
+from tests.support.emulator import EmulatorControl
 from workers.cancellation import CancelToken
 from workers.providers.base import ChatRequest, Usage
 from workers.providers.glm import GlmClient
 
 KEY = "glm-test-secret"
-
-
-@pytest.fixture(scope="module")
-def emulator_url() -> Iterator[str]:
-    with running_emulator() as url:
-        yield url
-
-
-@pytest.fixture
-def control(emulator_url: str) -> EmulatorControl:
-    control = EmulatorControl(emulator_url)
-    control.reset()
-    return control
 
 
 @pytest.fixture

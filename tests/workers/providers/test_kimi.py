@@ -11,26 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from contracts.errors import CallCancelled, DeadlineExceeded, ProviderError
-from tests.support.emulator import EmulatorControl, running_emulator
+from tests.support.emulator import EmulatorControl
 from workers.cancellation import CancelToken
 from workers.providers.base import ChatRequest, Usage
 from workers.providers.kimi import KimiClient
 
 KEY = "sk-test-kimi-secret"
 READ_TIMEOUT_S = 0.5
-
-
-@pytest.fixture(scope="module")
-def emulator_url() -> Iterator[str]:
-    with running_emulator() as url:
-        yield url
-
-
-@pytest.fixture
-def control(emulator_url: str) -> EmulatorControl:
-    control = EmulatorControl(emulator_url)
-    control.reset()
-    return control
 
 
 @pytest.fixture
