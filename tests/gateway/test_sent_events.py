@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.clients import raw_client
-from tests.support.events import EventTap
+from tests.support.events import EventTap, calls_at_once
 from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -18,19 +16,8 @@ async def test_calls_sent_together_share_their_task_sent_message(tmp_path: Path)
     with running_stack(tmp_path, EXAI_TASK_EVENT_BATCH_S="0.3") as stack:
         tap = EventTap(stack.env["REDIS_URL"])
         try:
-            call_ids: list[str] = []
-            async with raw_client(stack.authed_url) as client:
-                await client.initialize()
-                for n in range(10):
-                    params = {"name": "chat", "arguments": {"prompt": f"sent {n}"}}
-                    await client.send({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params})
-                for n in range(10):
-                    call_ids.append((await client.response(n))["result"]["_meta"]["io.exai/call_id"])
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                if all("task-sent" in tap.types_by_task().get(c, set()) for c in call_ids):
-                    break
-                time.sleep(0.1)
+            call_ids = await calls_at_once(stack.authed_url, 10, "sent")
+            tap.wait_for(call_ids, {"task-sent"})
         finally:
             tap.close()
     sent = [[e for e in batch if e["type"] == "task-sent"] for batch in tap.messages]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from typing import Any
 
 import redis
+
+from tests.support.clients import raw_client
 
 
 def events_in(raw: bytes) -> list[dict[str, Any]]:
@@ -44,7 +47,25 @@ class EventTap:
                 seen.setdefault(event["uuid"], set()).add(event["type"])
         return seen
 
+    def wait_for(self, call_ids: list[str], types: set[str], timeout: float = 10) -> None:
+        """Until every call has shown all ``types`` (or ``timeout``; the test's asserts then fail)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self.types_by_task().get(c, set()) >= types for c in call_ids):
+                return
+            time.sleep(0.1)
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(5)
         self._pubsub.close()
+
+
+async def calls_at_once(url: str, count: int, prompt: str) -> list[str]:
+    """Send ``count`` chat calls before reading any answer, so they run together; their call ids."""
+    async with raw_client(url) as client:
+        await client.initialize()
+        for n in range(count):
+            params = {"name": "chat", "arguments": {"prompt": f"{prompt} {n}"}}
+            await client.send({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params})
+        return [(await client.response(n))["result"]["_meta"]["io.exai/call_id"] for n in range(count)]

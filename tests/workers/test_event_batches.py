@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.clients import raw_client
-from tests.support.events import EventTap
+from tests.support.events import EventTap, calls_at_once
 from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -19,22 +17,8 @@ async def test_twenty_calls_at_once_send_their_task_events_in_a_few_batches(tmp_
     with running_stack(tmp_path, EXAI_TASK_EVENT_BATCH_S="0.2") as stack:
         tap = EventTap(stack.env["REDIS_URL"])
         try:
-            call_ids: list[str] = []
-            async with raw_client(stack.authed_url) as client:
-                await client.initialize()
-                for n in range(20):  # all sent before any answer is read: they run at once
-                    params = {"name": "chat", "arguments": {"prompt": f"batch {n}"}}
-                    await client.send(
-                        {"jsonrpc": "2.0", "id": f"c{n}", "method": "tools/call", "params": params}
-                    )
-                for n in range(20):
-                    answer = await client.response(f"c{n}")
-                    call_ids.append(answer["result"]["_meta"]["io.exai/call_id"])
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                if all(tap.types_by_task().get(c, set()) >= LIFECYCLE for c in call_ids):
-                    break
-                time.sleep(0.1)
+            call_ids = await calls_at_once(stack.authed_url, 20, "batch")
+            tap.wait_for(call_ids, LIFECYCLE)
         finally:
             tap.close()
     seen = tap.types_by_task()
