@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import redis
@@ -29,24 +30,37 @@ def round_trip(app: Celery) -> float:
 
 
 def throughput(redis_url: str, concurrency: int, total: int) -> float:
-    """Tasks per second with ``concurrency`` round trips in flight (one client app per thread)."""
-    local = threading.local()
-    apps: list[Celery] = []
+    """No-op tasks per second with ``concurrency`` round trips in flight (one client app per thread)."""
 
-    def one(_: int) -> float:
-        if not hasattr(local, "app"):
-            local.app = app_for(redis_url)
-            apps.append(local.app)
-            round_trip(local.app)  # connect before the clock matters
-        return round_trip(local.app)
+    def open_client() -> tuple[Callable[[], object], Callable[[], None]]:
+        app = app_for(redis_url)
+        return (lambda: round_trip(app)), app.close
+
+    return _rate(open_client, concurrency, total)
+
+
+def _rate(
+    open_client: Callable[[], tuple[Callable[[], object], Callable[[], None]]], concurrency: int, total: int
+) -> float:
+    """Round trips per second, ``concurrency`` threads each with a client of its own from
+    ``open_client`` (a round trip, and how to close it), connected before the clock starts."""
+    local = threading.local()
+    closers: list[Callable[[], None]] = []
+
+    def one(_: int) -> object:
+        if not hasattr(local, "trip"):
+            local.trip, close = open_client()
+            closers.append(close)
+            local.trip()  # connect before the clock matters
+        return local.trip()
 
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(one, range(concurrency)))  # warm every thread's connections
         started = time.perf_counter()
         list(pool.map(one, range(total)))
         elapsed = time.perf_counter() - started
-    for app in apps:
-        app.close()
+    for close in closers:
+        close()
     return total / elapsed
 
 
@@ -95,23 +109,15 @@ class SameToolRoundTrip:
 
 def same_tool_throughput(redis_url: str, concurrency: int, total: int) -> float:
     """Chat tasks per second sent straight to Celery, ``concurrency`` at a time (one client per thread)."""
-    local = threading.local()
-    clients: list[tuple[Celery, SameToolRoundTrip]] = []
 
-    def one(_: int) -> float:
-        if not hasattr(local, "trip"):
-            app = app_for(redis_url)
-            local.trip = SameToolRoundTrip(app, redis_url)
-            clients.append((app, local.trip))
-            local.trip("warm up")
-        return float(local.trip("throughput"))
+    def open_client() -> tuple[Callable[[], object], Callable[[], None]]:
+        app = app_for(redis_url)
+        trip = SameToolRoundTrip(app, redis_url)
 
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(concurrency)))
-        started = time.perf_counter()
-        list(pool.map(one, range(total)))
-        elapsed = time.perf_counter() - started
-    for app, trip in clients:
-        trip.close()
-        app.close()
-    return total / elapsed
+        def close() -> None:
+            trip.close()
+            app.close()
+
+        return (lambda: trip("throughput")), close
+
+    return _rate(open_client, concurrency, total)
