@@ -65,17 +65,15 @@ class ProtectedClient:
             response = self._inner.chat(
                 request, request_id=request_id, deadline=deadline, cancel=cancel, on_delta=on_delta
             )
-        except ProviderError as exc:
-            # A busy model says nothing about the provider's other models: it opens that model's
-            # breaker only. Anything else transient, or a bad key, counts against the provider.
-            scope = model_scope if exc.kind in MODEL_KINDS else self.name
-            with contextlib.suppress(redis.RedisError):
-                self._breaker.record_failure(scope, exc.kind, exc.message)
+        except BaseException as exc:
+            if isinstance(exc, ProviderError):
+                # A busy model says nothing about the provider's other models: it opens that
+                # model's breaker only. Anything else transient, or a bad key, counts against the
+                # provider.
+                scope = model_scope if exc.kind in MODEL_KINDS else self.name
+                with contextlib.suppress(redis.RedisError):
+                    self._breaker.record_failure(scope, exc.kind, exc.message)
             with contextlib.suppress(redis.RedisError):  # an unreleased lease lapses by itself
-                self._leases.release(lease)
-            raise
-        except BaseException:
-            with contextlib.suppress(redis.RedisError):
                 self._leases.release(lease)
             raise
 
