@@ -6,6 +6,9 @@ from __future__ import annotations
 TOOL_QUEUE = "exai.tools"
 TASK_PREFIX = "exai.tool."
 NOOP_TASK = "exai.noop"  # used by the benchmark as the raw Celery baseline
+# kombu's Redis transport keeps delivered, unacknowledged messages here (its defaults, no prefix).
+UNACKED_KEY = "unacked"
+UNACKED_INDEX_KEY = "unacked_index"
 
 # Redis keys and channels. Every key the service writes starts with this prefix.
 PREFIX = "exai:"

@@ -7,6 +7,9 @@ prefetch 1, a visibility timeout above the longest call, JSON only, task events 
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from celery import Celery
 
 from contracts import kombu_clients
@@ -55,3 +58,21 @@ def make_celery(settings: Settings) -> Celery:
         enable_utc=True,
     )
     return app
+
+
+def unacked_message(raw: bytes | str) -> tuple[dict[str, Any], str, str] | None:
+    """kombu's record of a delivered, unacknowledged message (a value under ``UNACKED_KEY``):
+    its payload, routing key and task id, or ``None`` when it is not a task message."""
+    try:
+        payload, _exchange, routing_key = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    task_id = message_task_id(payload)
+    return (payload, str(routing_key), task_id) if task_id else None
+
+
+def message_task_id(payload: object) -> str | None:
+    """The task id (our call id) in a kombu message payload, or ``None`` when it has none."""
+    headers = payload.get("headers") if isinstance(payload, dict) else None
+    task_id = headers.get("id") if isinstance(headers, dict) else None
+    return task_id if isinstance(task_id, str) and task_id else None

@@ -17,10 +17,9 @@ from collections.abc import Iterable
 
 import redis.asyncio as aioredis
 
-from contracts.names import TOOL_QUEUE, claim_key, result_key
+from contracts.names import TOOL_QUEUE, UNACKED_KEY, claim_key, result_key
+from contracts.queue import message_task_id, unacked_message
 
-# kombu's Redis transport keeps unacknowledged messages here (its defaults, no key prefix).
-UNACKED_KEY = "unacked"
 CHUNK = 1000
 
 
@@ -59,33 +58,23 @@ class LostCallFinder:
             found.update(call_id for call_id, count in zip(batch, counts, strict=True) if count == 0)
         return found
 
-    async def _message_ids(self) -> set[str]:
+    async def _message_ids(self) -> set[str | None]:
         """Call ids of every message waiting in the queue or delivered and not yet acknowledged."""
-        ids: set[str] = set()
+        ids: set[str | None] = set()
         # The unacknowledged set first: a message moves from the queue into it, never back
         # (except by the reaper, which puts it at the head where the second scan sees it).
         async for _tag, raw in self._client.hscan_iter(UNACKED_KEY, count=CHUNK):
-            try:
-                payload, _exchange, _routing_key = json.loads(raw)
-            except (ValueError, TypeError):
-                continue
-            ids.add(_message_id(payload))
+            message = unacked_message(raw)
+            if message is not None:
+                ids.add(message[2])
         start = 0
         while True:
             chunk = await self._client.lrange(TOOL_QUEUE, start, start + CHUNK - 1)
             for raw in chunk:
                 try:
-                    ids.add(_message_id(json.loads(raw)))
+                    ids.add(message_task_id(json.loads(raw)))
                 except (ValueError, TypeError):
                     continue
             if len(chunk) < CHUNK:
                 return ids
             start += CHUNK
-
-
-def _message_id(payload: object) -> str:
-    if isinstance(payload, dict):
-        headers = payload.get("headers")
-        if isinstance(headers, dict) and isinstance(headers.get("id"), str):
-            return str(headers["id"])
-    return ""

@@ -17,13 +17,11 @@ import time
 
 import redis
 
-from contracts.names import REAPER_LOCK_KEY, TOOL_QUEUE, claim_key
+from contracts.names import REAPER_LOCK_KEY, TOOL_QUEUE, UNACKED_INDEX_KEY, UNACKED_KEY, claim_key
+from contracts.queue import unacked_message
 
 log = logging.getLogger(__name__)
 
-# kombu's Redis transport keeps unacknowledged messages here (its defaults, no key prefix).
-UNACKED_KEY = "unacked"
-UNACKED_INDEX_KEY = "unacked_index"
 BATCH = 500
 
 # Move one message back to its queue, atomically, only if nobody acknowledged or restored it meanwhile.
@@ -58,11 +56,10 @@ class Reaper:
             raw = self._client.hget(UNACKED_KEY, tag)
             if raw is None:
                 continue
-            try:
-                payload, _exchange, routing_key = json.loads(raw)
-                call_id = payload["headers"]["id"]
-            except (ValueError, KeyError, TypeError):
+            message = unacked_message(raw)
+            if message is None:
                 continue  # not one of ours; the visibility timeout still covers it
+            payload, routing_key, call_id = message
             if routing_key != TOOL_QUEUE or self._client.exists(claim_key(call_id)):
                 continue
             payload["headers"]["redelivered"] = True

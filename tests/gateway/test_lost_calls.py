@@ -9,8 +9,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from cli.local_redis import LocalRedis
-from contracts.names import TOOL_QUEUE, claim_key, result_key
-from gateway.lost_calls import UNACKED_KEY, LostCallFinder
+from contracts.names import TOOL_QUEUE, UNACKED_KEY, claim_key, result_key
+from gateway.lost_calls import LostCallFinder
 
 pytestmark = pytest.mark.anyio
 

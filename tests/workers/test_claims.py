@@ -10,11 +10,11 @@ import pytest
 import redis
 
 from contracts.job import Outcome
-from contracts.names import TOOL_QUEUE, cancel_key, claim_key, result_key
+from contracts.names import TOOL_QUEUE, UNACKED_INDEX_KEY, UNACKED_KEY, cancel_key, claim_key, result_key
 from tests.workers.redis_fixture import redis_client
 from workers import outcomes
 from workers.claims import Claims
-from workers.reaper import UNACKED_INDEX_KEY, UNACKED_KEY, Reaper
+from workers.reaper import Reaper
 
 __all__ = ["redis_client"]
 
