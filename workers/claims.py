@@ -25,17 +25,9 @@ log = logging.getLogger(__name__)
 # A claim parked while its call waits for a scheduled retry; any worker may take it over.
 RETRY_PREFIX = "retry:"
 
-# Take the claim if it is free, ours already, or parked for a retry.
-_ACQUIRE = """
-local held = redis.call('GET', KEYS[1])
-if (not held) or held == ARGV[1] or string.sub(held, 1, 6) == 'retry:' then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-"""
 # Starting a call: its stored outcome if it already finished; else whether it was cancelled, and
-# the claim taken as _ACQUIRE does. One round trip where a GET, an EXISTS and a script were three.
+# the claim, taken if it is free, ours already, or parked for a retry. One round trip where a GET,
+# an EXISTS and a script were three.
 _BEGIN = """
 local stored = redis.call('GET', KEYS[1])
 if stored then return {stored, 0, 0} end
@@ -81,7 +73,6 @@ class Claims:
         self._held: set[str] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
         self._refresh = client.register_script(_REFRESH)
         self._begin = client.register_script(_BEGIN)
@@ -95,14 +86,6 @@ class Claims:
             with self._lock:
                 self._held.add(call_id)
         return Begin(stored=stored or None, cancelled=bool(cancelled), claimed=bool(claimed))
-
-    def acquire(self, call_id: str) -> bool:
-        """Claim ``call_id`` for this worker; False when another live worker is running it."""
-        if not self._acquire(keys=[claim_key(call_id)], args=[self.owner, self._ttl_ms]):
-            return False
-        with self._lock:
-            self._held.add(call_id)
-        return True
 
     def release(self, call_id: str) -> None:
         """Give the claim up; nothing to do once :meth:`released` or parked for a retry."""

@@ -35,24 +35,24 @@ def deliver(client: redis.Redis, tag: str, call_id: str, at: float) -> None:
 def test_a_claimed_call_cannot_be_claimed_by_another_worker(client: redis.Redis) -> None:
     """The second delivery steps aside while the first worker holds the claim."""
     first, second = Claims(client, 15, owner="w1"), Claims(client, 15, owner="w2")
-    assert first.acquire("c1")
-    assert not second.acquire("c1")
+    assert first.begin("c1").claimed
+    assert not second.begin("c1").claimed
     first.release("c1")
-    assert second.acquire("c1")
+    assert second.begin("c1").claimed
 
 
 def test_a_claim_parked_for_a_retry_can_be_taken_by_any_worker(client: redis.Redis) -> None:
     """A scheduled retry may land on another worker, which takes the claim over."""
     first, second = Claims(client, 15, owner="w1"), Claims(client, 15, owner="w2")
-    first.acquire("c2")
+    first.begin("c2")
     first.park_for_retry("c2", 1.0)
     assert client.get(claim_key("c2")) == b"retry:w1"
-    assert second.acquire("c2")
+    assert second.begin("c2").claimed
 
 
 def test_the_reaper_requeues_an_old_unclaimed_message_only(client: redis.Redis) -> None:
     """Unclaimed and older than the claim ttl: requeued. Claimed, or just delivered: left alone."""
-    Claims(client, 15, owner="alive").acquire("running")
+    Claims(client, 15, owner="alive").begin("running")
     old = time.time() - 60
     deliver(client, "t-dead", "orphan", old)
     deliver(client, "t-alive", "running", old)
