@@ -13,6 +13,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 
+def initialize_params(name: str) -> dict[str, Any]:
+    """The ``initialize`` request's params every benchmark client sends."""
+    return {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": name, "version": "1"}}
+
+
+INITIALIZED = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+
 class LeanClient:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
@@ -46,15 +54,8 @@ class LeanClient:
 async def lean_client(url: str) -> AsyncIterator[LeanClient]:
     async with connect(url, subprotocols=[Subprotocol("mcp")], max_size=None) as ws:
         client = LeanClient(ws)
-        await client.request(
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "bench", "version": "1"},
-            },
-        )
-        await ws.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        await client.request("initialize", initialize_params("bench"))
+        await ws.send(INITIALIZED)
         try:
             yield client
         finally:

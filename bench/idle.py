@@ -12,22 +12,11 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from bench.client import INITIALIZED, initialize_params
 from bench.procinfo import rss_bytes
 from tests.support.stack import Stack
 
-INIT = json.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "idle", "version": "1"},
-        },
-    }
-)
-INITIALIZED = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
+INIT = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": initialize_params("idle")})
 
 
 async def open_session(url: str) -> ClientConnection:

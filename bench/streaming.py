@@ -14,6 +14,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
+from bench.client import initialize_params
 from tests.support.stack import Stack
 
 CHUNKS = re.compile(r"^(\d+) chunks streamed")
@@ -24,18 +25,7 @@ async def run(stack: Stack, tokens: int, rate: float) -> dict[str, Any]:
     arrivals: list[tuple[float, int]] = []
     async with connect(stack.authed_url, subprotocols=[Subprotocol("mcp")], max_size=None) as ws:
         await ws.send(
-            json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "id": 0,
-                    "method": "initialize",
-                    "params": {
-                        "protocolVersion": "2025-11-25",
-                        "capabilities": {},
-                        "clientInfo": {"name": "s", "version": "1"},
-                    },
-                }
-            )
+            json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": initialize_params("s")})
         )
         await ws.recv()
         await ws.send(
