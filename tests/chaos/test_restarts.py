@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from websockets.typing import Subprotocol
 
 from contracts.names import TOOL_QUEUE
 from tests.chaos.ledger import Figures, Ledger, figures
+from tests.support.polling import eventually
 from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.chaos, pytest.mark.timeout(240)]
@@ -26,14 +26,6 @@ RECOVERY: dict[str, Any] = {
     "EXAI_PROVIDER_READ_TIMEOUT_S": "30",
     "EXAI_LOST_CALL_CHECK_S": "2",
 }
-
-
-def wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {timeout} s: {what}")
-        time.sleep(0.05)
 
 
 def chat(prompt: str, correlation: str, **extra: Any) -> dict[str, Any]:
@@ -63,8 +55,11 @@ async def test_gateway_killed_with_50_calls_in_flight_every_result_is_retrievabl
                     )
                 await ledger.wait_for(sent[::2], timeout=30)  # the task calls are acknowledged
                 await anyio.to_thread.run_sync(
-                    lambda: wait_until(
-                        lambda: stack.emulator_stats()["in_flight"]["kimi"] >= 50, 60, "50 calls in flight"
+                    lambda: eventually(
+                        lambda: stack.emulator_stats()["in_flight"]["kimi"] >= 50,
+                        "50 calls in flight",
+                        60,
+                        interval=0.05,
                     )
                 )
                 killed = stack.gateway
@@ -124,7 +119,9 @@ async def test_redis_restart_with_calls_queued_loses_none_and_everything_reconne
                 for name in sent:
                     await ledger.send(name, "tools/call", chat(f"{name} emulate:latency_ms=1500", name))
                 await anyio.to_thread.run_sync(
-                    lambda: wait_until(lambda: store.llen(TOOL_QUEUE) >= 15, 30, "calls waiting in the queue")
+                    lambda: eventually(
+                        lambda: store.llen(TOOL_QUEUE) >= 15, "calls waiting in the queue", 30, interval=0.05
+                    )
                 )
                 store.close()
                 await anyio.to_thread.run_sync(stack.redis.stop)

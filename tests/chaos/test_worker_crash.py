@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from tests.chaos.ledger import Figures, Ledger, figures
+from tests.support.polling import eventually
 from tests.support.stack import Stack, running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.chaos, pytest.mark.timeout(240)]
@@ -26,14 +27,6 @@ FAST_RECOVERY: dict[str, Any] = {
     "EXAI_CALL_TIMEOUT_S": "120",
     "EXAI_PROVIDER_READ_TIMEOUT_S": "30",  # the emulated provider takes seconds before its first byte
 }
-
-
-def wait_until(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {timeout} s: {what}")
-        time.sleep(0.05)
 
 
 async def run_calls_through(
@@ -58,10 +51,11 @@ async def run_calls_through(
                     },
                 )
             await anyio.to_thread.run_sync(
-                lambda: wait_until(
+                lambda: eventually(
                     lambda: stack.emulator_stats()["in_flight"]["kimi"] >= CALLS,
-                    60,
                     f"{CALLS} calls in flight",
+                    60,
+                    interval=0.05,
                 )
             )
             await anyio.to_thread.run_sync(disrupt)  # type: ignore[arg-type]

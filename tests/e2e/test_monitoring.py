@@ -19,6 +19,7 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from cli.local_redis import free_port
+from tests.support import polling
 from tests.support.browser import Page, chromium_page
 from tests.support.clients import mcp_session
 from tests.support.processes import ManagedProcess
@@ -45,18 +46,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def eventually(probe: Callable[[], T | None], what: str, timeout: float = WAIT) -> T:
-    """Poll ``probe`` until it returns something truthy, within a bound."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = probe()
-        except (httpx.HTTPError, OSError) as exc:
-            last = exc
-        if last:
-            return last  # type: ignore[no-any-return]
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    """Poll ``probe`` until it returns something truthy, within a bound (HTTP errors: try again)."""
+    return polling.eventually(probe, what, timeout, tolerate=(httpx.HTTPError, OSError))
 
 
 def metric_value(text: str, metric: str, /, **labels: str) -> float:

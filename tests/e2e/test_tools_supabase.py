@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 import redis
 
 from contracts.names import thread_key
+from tests.support import polling
 from tests.support.clients import mcp_session
 from tests.support.processes import ManagedProcess
 from tests.support.stack import Stack, running_stack
@@ -46,14 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgrest: str) -> Iterator[
 
 def eventually(check: Callable[[], Any], what: str) -> Any:
     """Poll ``check`` until it returns something truthy, at most WAIT_S."""
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    return polling.eventually(check, what, WAIT_S)
 
 
 def tables(url: str) -> dict[str, list[dict[str, Any]]]:
