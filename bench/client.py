@@ -12,11 +12,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-
-def initialize_params(name: str) -> dict[str, Any]:
-    """The ``initialize`` request's params every benchmark client sends."""
-    return {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": name, "version": "1"}}
-
+from tests.support.clients import initialize_params
 
 INITIALIZED = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
 

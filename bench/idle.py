@@ -12,8 +12,9 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from bench.client import INITIALIZED, initialize_params
+from bench.client import INITIALIZED
 from bench.procinfo import rss_bytes
+from tests.support.clients import initialize_params
 from tests.support.stack import Stack
 
 INIT = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": initialize_params("idle")})

@@ -14,7 +14,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from bench.client import initialize_params
+from tests.support.clients import initialize_params
 from tests.support.stack import Stack
 
 CHUNKS = re.compile(r"^(\d+) chunks streamed")

@@ -11,6 +11,8 @@ import anyio
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from tests.support.clients import initialize_params
+
 
 @dataclass
 class Figures:
@@ -67,15 +69,7 @@ class Ledger:
         return self.answers[msg_id][0]
 
     async def initialize(self) -> None:
-        await self.request(
-            "init",
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "chaos", "version": "1"},
-            },
-        )
+        await self.request("init", "initialize", initialize_params("chaos"))
         await self.ws.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
 
 

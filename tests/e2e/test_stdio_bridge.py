@@ -19,22 +19,13 @@ from mcp.client.stdio import stdio_client
 
 from bridge.relay import LOST_CALL
 from contracts.job import Outcome
-from tests.support.clients import WAIT
+from tests.support.clients import WAIT, initialize_params
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params("t")}
 
 
 def bridge_env(stack: Stack, url: str | None = None) -> dict[str, str]:

@@ -13,23 +13,14 @@ import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.support.clients import WAIT
+from tests.support.clients import WAIT, initialize_params
 from tests.support.stack import TOKEN, Stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ACCEPT = {"Accept": "application/json, text/event-stream"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params("t")}
 
 
 @asynccontextmanager

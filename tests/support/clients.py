@@ -25,6 +25,11 @@ async def mcp_session(url: str) -> AsyncIterator[ClientSession]:
         yield session
 
 
+def initialize_params(name: str) -> dict[str, Any]:
+    """The params of an ``initialize`` request at the latest protocol version."""
+    return {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": name, "version": "1"}}
+
+
 class RawClient:
     """Frame-level JSON-RPC: send what we like, read exactly what comes back."""
 
@@ -59,15 +64,7 @@ class RawClient:
         return await self.response(msg_id)
 
     async def initialize(self) -> dict[str, Any]:
-        answer = await self.request(
-            "init",
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "1"},
-            },
-        )
+        answer = await self.request("init", "initialize", initialize_params("raw"))
         await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return answer
 
