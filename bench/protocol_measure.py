@@ -165,7 +165,7 @@ async def backend_only(calls: int) -> dict[str, Any]:
 
     catalog = ToolCatalog()
     broker = FakeBroker()
-    arguments = {"prompt": "Explain idempotent Celery tasks in two sentences"}
+    arguments: dict[str, object] = {"prompt": "Explain idempotent Celery tasks in two sentences"}
     gc.collect()
     cpu = time.process_time()
     for _ in range(calls):

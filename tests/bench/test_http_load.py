@@ -13,6 +13,7 @@ from bench import http_load
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.e2e
 def test_the_current_http_front_is_driven_and_charged_for_its_own_cpu() -> None:
     """A legacy session over real sockets answers every call; the server process's CPU is counted."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -6,8 +6,9 @@ import pytest
 
 from bench.protocol_base import MCP2_PYTHON, mcp2_json
 
+pytestmark = pytest.mark.e2e  # starts the mcp 2.x half as a process of its own
 needs_venv = pytest.mark.skipif(
-    not MCP2_PYTHON.exists(), reason="no .venv-bench/mcp2: run `make bench-venv-mcp2` to test the mcp 2.x half"
+    not MCP2_PYTHON.exists(), reason="no .venv-bench/mcp2: `make bench-venv-mcp2` makes it"
 )
 
 
