@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.errors import ConfigError
 from contracts.models import DEFAULT_MODELS, PROVIDERS, ModelInfo, parse_model_list
+from contracts.origins import OriginPolicy, parse_allowed
 
 Port = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port (the chosen one is logged)
 Seconds = Annotated[float, Field(gt=0)]
@@ -44,6 +45,13 @@ class Settings(BaseSettings):
 
     # --- secrets ----------------------------------------------------------------------------
     exai_ws_token: SecretStr | None = None
+
+    # --- who may use the fronts (WebSocket, Streamable HTTP, dashboard) ----------------------
+    exai_allowed_origins: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EXAI_ALLOWED_ORIGINS", "EXAI_HTTP_ALLOWED_ORIGINS"),
+        description="Browser origins every front answers besides localhost (`https://app.example.com,…`).",
+    )
     kimi_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KIMI_API_KEY", "MOONSHOT_API_KEY")
     )
@@ -87,7 +95,6 @@ class Settings(BaseSettings):
     # --- other front doors: Streamable HTTP, the old daemon's protocol, the stdio bridge ------
     exai_http_port: Port = 8078  # MCP Streamable HTTP (/mcp), served by the gateway process
     exai_http_session_idle_s: Seconds = 3600.0  # an HTTP session unused this long is ended
-    exai_http_allowed_origins: str | None = None  # "https://a,https://b"; localhost always allowed
     exai_legacy_hello_timeout_s: Seconds = 15.0  # old protocol: first frame must be hello by then
     exai_ws_url: str | None = None  # where `exai stdio` / `exai call` reach the gateway
     exai_stdio_reconnect_base_s: Seconds = 0.5  # bridge reconnects: exponential backoff, full jitter
@@ -242,6 +249,12 @@ class Settings(BaseSettings):
             parse_client_tokens(value.get_secret_value())
         return value
 
+    @field_validator("exai_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str | None) -> str | None:
+        parse_allowed(value)
+        return value
+
     @field_validator("exai_providers")
     @classmethod
     def _providers(cls, value: str) -> str:
@@ -315,6 +328,9 @@ class Settings(BaseSettings):
         if self.exai_ws_token is not None:
             tokens.setdefault("default", self.exai_ws_token.get_secret_value())
         return tokens
+
+    def origin_policy(self) -> OriginPolicy:
+        return OriginPolicy.from_text(self.exai_allowed_origins)
 
     def secrets(self) -> list[str]:
         """Every secret value set, so logs and responses can be checked for leaks."""
