@@ -98,6 +98,7 @@ USED_BY = {
     "exai_visibility_timeout_s": "all",
     "exai_ws_tokens": "gateway",
     "exai_ws_token": "gateway, stdio bridge, cli",
+    "exai_allowed_origins": "gateway, monitor",
     "log_level": "all",
     "exai_log_format": "all",
     **{
