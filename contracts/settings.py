@@ -9,15 +9,17 @@ variable.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts import local_token
 from contracts.errors import ConfigError
 from contracts.models import DEFAULT_MODELS, PROVIDERS, ModelInfo, parse_model_list
-from contracts.origins import OriginPolicy, parse_allowed
+from contracts.origins import LOOPBACK_HOSTS, OriginPolicy, parse_allowed
 
 Port = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port (the chosen one is logged)
 Seconds = Annotated[float, Field(gt=0)]
@@ -47,6 +49,16 @@ class Settings(BaseSettings):
     exai_ws_token: SecretStr | None = None
 
     # --- who may use the fronts (WebSocket, Streamable HTTP, dashboard) ----------------------
+    exai_auth: Literal["token", "none"] = Field(
+        default="token",
+        description="`token`: a client token is always required (none configured: the local token "
+        "file's, see Settings.gateway_tokens()); `none`: no authentication at all, an explicit choice.",
+    )
+    exai_ws_token_file: str | None = Field(
+        default=None,
+        description="The local token file `exai up` and the gateway make and local clients read; unset: "
+        "`$XDG_CONFIG_HOME/exai-mcp/ws-token`, else `~/.config/exai-mcp/ws-token`.",
+    )
     exai_allowed_origins: str | None = Field(
         default=None,
         validation_alias=AliasChoices("EXAI_ALLOWED_ORIGINS", "EXAI_HTTP_ALLOWED_ORIGINS"),
@@ -286,6 +298,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{provider.upper()}_DEFAULT_MODEL: {default!r} is not in {provider.upper()}_MODELS"
                 )
+        if self.exai_auth == "none" and self.client_tokens():
+            raise ValueError(
+                "EXAI_AUTH=none turns authentication off, yet EXAI_WS_TOKEN or EXAI_WS_TOKENS is set; "
+                "unset one of them"
+            )
         if (
             self.exai_visibility_timeout_s is not None
             and self.exai_visibility_timeout_s <= self.exai_call_timeout_s
@@ -328,6 +345,30 @@ class Settings(BaseSettings):
         if self.exai_ws_token is not None:
             tokens.setdefault("default", self.exai_ws_token.get_secret_value())
         return tokens
+
+    def gateway_tokens(self) -> dict[str, str]:
+        """Client name → token, as the gateway accepts them: EXAI_WS_TOKENS / EXAI_WS_TOKEN; else, with
+        EXAI_AUTH=token, the local token file's (made when missing) as "default"; EXAI_AUTH=none: none."""
+        if self.uses_token_file():
+            return {"default": local_token.ensure(self.token_file())}
+        return self.client_tokens()
+
+    def uses_token_file(self) -> bool:
+        """Whether the gateway's token is the local token file's: EXAI_AUTH=token and none configured."""
+        return self.exai_auth == "token" and not self.client_tokens()
+
+    def token_file(self) -> Path:
+        if self.exai_ws_token_file:
+            return Path(self.exai_ws_token_file).expanduser()
+        return local_token.default_path()
+
+    def client_token(self, url: str) -> str | None:
+        """The token `exai call`, `exai task` and `exai stdio` send: EXAI_WS_TOKEN, else the local
+        token file's, but only to a gateway on this machine (it must not travel anywhere else)."""
+        if self.exai_ws_token is not None:
+            return self.exai_ws_token.get_secret_value()
+        host = urlparse(url).hostname
+        return local_token.read(self.token_file()) if host in LOOPBACK_HOSTS else None
 
     def origin_policy(self) -> OriginPolicy:
         return OriginPolicy.from_text(self.exai_allowed_origins)

@@ -49,7 +49,7 @@ class Gateway:
         self.redis = aioredis.Redis(connection_pool=pool)
         self.broker = CallBroker(settings, make_celery(settings), self.redis)
         self.catalog = ToolCatalog(page_size=settings.exai_tools_page_size)
-        self.auth = Authenticator(settings.client_tokens())
+        self.auth = Authenticator(settings.gateway_tokens())
         self.origins = settings.origin_policy()
         self.connections = ConnectionLimits(
             max_total=settings.exai_max_connections, max_per_ip=settings.exai_max_connections_per_ip
@@ -170,8 +170,15 @@ class Gateway:
                     file=sys.stderr,
                     flush=True,
                 )
-                if not self.auth.required and s.exai_ws_host not in ("127.0.0.1", "localhost", "::1"):
-                    log.warning("EXAI_WS_TOKEN is not set and the gateway listens beyond localhost")
+                if not self.auth.required:
+                    log.warning(
+                        "EXAI_AUTH=none: no client token is required, so any process that can reach "
+                        "%s:%d may call every tool (browsers are still held to EXAI_ALLOWED_ORIGINS)",
+                        s.exai_ws_host,
+                        port,
+                    )
+                elif s.uses_token_file():
+                    log.info("client token: the one in %s (exai call and exai stdio read it)", s.token_file())
                 if on_ready:
                     on_ready(port)
                 await stop.wait()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,3 +120,33 @@ async def test_with_a_token_the_host_is_not_checked(stack: Stack) -> None:
     sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
     url = f"ws://mcp.example.net:{port}/?token={stack.env['EXAI_WS_TOKEN']}"
     assert "chat" in await tools_listed(url, sock=sock)
+
+
+# --- who may connect when no token is configured --------------------------------------------------
+@pytest.mark.e2e
+@pytest.mark.anyio
+async def test_a_gateway_without_a_configured_token_requires_the_token_file_one(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """EXAI_AUTH=token and no EXAI_WS_TOKEN: the gateway makes the file (0600) and accepts only its token."""
+    path = tmp_path / "config" / "ws-token"
+    env = {k: v for k, v in stack.env.items() if k != "EXAI_WS_TOKEN"}
+    gateway = stack.spawn_gateway("file-gateway", {**env, "EXAI_WS_TOKEN_FILE": str(path)})
+    try:
+        url = gateway_urls(gateway)[0]
+        token = path.read_text().strip()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert (await refused_status(url))[0] == 401
+        assert (await refused_status(f"{url}?token=not-the-token-0123456789"))[0] == 401
+        assert "chat" in await tools_listed(url, additional_headers={"Authorization": f"Bearer {token}"})
+        assert "auth required" in gateway.text() and str(path) in gateway.text()
+        assert token not in gateway.text()
+    finally:
+        gateway.stop()
+
+
+@pytest.mark.e2e
+def test_running_without_authentication_is_said_at_start_up(open_gateway: str, stack: Stack) -> None:
+    """EXAI_AUTH=none is an explicit choice, and the gateway warns that it is running open."""
+    log = (stack.directory / "open-gateway.log").read_text()
+    assert "auth off" in log and "EXAI_AUTH=none" in log and "WARNING" in log

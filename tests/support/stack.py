@@ -160,6 +160,10 @@ def running_stack(
         )
         if token:
             env["EXAI_WS_TOKEN"] = token
+        elif "EXAI_WS_TOKENS" not in settings:
+            env["EXAI_AUTH"] = "none"  # token=None means no authentication, as it always has
+        # A test never reads or writes the user's own ~/.config/exai-mcp/ws-token.
+        env["EXAI_WS_TOKEN_FILE"] = str(directory / "ws-token")
         env.update(settings)
         result = Stack(directory=directory, redis=redis_server, env=env, emulator=emulator, emulator_url=base)
         stack.callback(lambda: [w.stop() for w in result.workers])
