@@ -9,14 +9,17 @@ variable.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts import local_token
 from contracts.errors import ConfigError
 from contracts.models import DEFAULT_MODELS, PROVIDERS, ModelInfo, parse_model_list
+from contracts.origins import LOOPBACK_HOSTS, OriginPolicy, parse_allowed
 
 Port = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port (the chosen one is logged)
 Seconds = Annotated[float, Field(gt=0)]
@@ -44,6 +47,23 @@ class Settings(BaseSettings):
 
     # --- secrets ----------------------------------------------------------------------------
     exai_ws_token: SecretStr | None = None
+
+    # --- who may use the fronts (WebSocket, Streamable HTTP, dashboard) ----------------------
+    exai_auth: Literal["token", "none"] = Field(
+        default="token",
+        description="`token`: a client token is always required (none configured: the local token "
+        "file's, see Settings.gateway_tokens()); `none`: no authentication at all, an explicit choice.",
+    )
+    exai_ws_token_file: str | None = Field(
+        default=None,
+        description="The local token file `exai up` and the gateway make and local clients read; unset: "
+        "`$XDG_CONFIG_HOME/exai-mcp/ws-token`, else `~/.config/exai-mcp/ws-token`.",
+    )
+    exai_allowed_origins: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EXAI_ALLOWED_ORIGINS", "EXAI_HTTP_ALLOWED_ORIGINS"),
+        description="Browser origins every front answers besides localhost (`https://app.example.com,…`).",
+    )
     kimi_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KIMI_API_KEY", "MOONSHOT_API_KEY")
     )
@@ -87,7 +107,6 @@ class Settings(BaseSettings):
     # --- other front doors: Streamable HTTP, the old daemon's protocol, the stdio bridge ------
     exai_http_port: Port = 8078  # MCP Streamable HTTP (/mcp), served by the gateway process
     exai_http_session_idle_s: Seconds = 3600.0  # an HTTP session unused this long is ended
-    exai_http_allowed_origins: str | None = None  # "https://a,https://b"; localhost always allowed
     exai_legacy_hello_timeout_s: Seconds = 15.0  # old protocol: first frame must be hello by then
     exai_ws_url: str | None = None  # where `exai stdio` / `exai call` reach the gateway
     exai_stdio_reconnect_base_s: Seconds = 0.5  # bridge reconnects: exponential backoff, full jitter
@@ -242,6 +261,12 @@ class Settings(BaseSettings):
             parse_client_tokens(value.get_secret_value())
         return value
 
+    @field_validator("exai_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str | None) -> str | None:
+        parse_allowed(value)
+        return value
+
     @field_validator("exai_providers")
     @classmethod
     def _providers(cls, value: str) -> str:
@@ -273,6 +298,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{provider.upper()}_DEFAULT_MODEL: {default!r} is not in {provider.upper()}_MODELS"
                 )
+        if self.exai_auth == "none" and self.client_tokens():
+            raise ValueError(
+                "EXAI_AUTH=none turns authentication off, yet EXAI_WS_TOKEN or EXAI_WS_TOKENS is set; "
+                "unset one of them"
+            )
         if (
             self.exai_visibility_timeout_s is not None
             and self.exai_visibility_timeout_s <= self.exai_call_timeout_s
@@ -315,6 +345,33 @@ class Settings(BaseSettings):
         if self.exai_ws_token is not None:
             tokens.setdefault("default", self.exai_ws_token.get_secret_value())
         return tokens
+
+    def gateway_tokens(self) -> dict[str, str]:
+        """Client name → token, as the gateway accepts them: EXAI_WS_TOKENS / EXAI_WS_TOKEN; else, with
+        EXAI_AUTH=token, the local token file's (made when missing) as "default"; EXAI_AUTH=none: none."""
+        if self.uses_token_file():
+            return {"default": local_token.ensure(self.token_file())}
+        return self.client_tokens()
+
+    def uses_token_file(self) -> bool:
+        """Whether the gateway's token is the local token file's: EXAI_AUTH=token and none configured."""
+        return self.exai_auth == "token" and not self.client_tokens()
+
+    def token_file(self) -> Path:
+        if self.exai_ws_token_file:
+            return Path(self.exai_ws_token_file).expanduser()
+        return local_token.default_path()
+
+    def client_token(self, url: str) -> str | None:
+        """The token `exai call`, `exai task` and `exai stdio` send: EXAI_WS_TOKEN, else the local
+        token file's, but only to a gateway on this machine (it must not travel anywhere else)."""
+        if self.exai_ws_token is not None:
+            return self.exai_ws_token.get_secret_value()
+        host = urlparse(url).hostname
+        return local_token.read(self.token_file()) if host in LOOPBACK_HOSTS else None
+
+    def origin_policy(self) -> OriginPolicy:
+        return OriginPolicy.from_text(self.exai_allowed_origins)
 
     def secrets(self) -> list[str]:
         """Every secret value set, so logs and responses can be checked for leaks."""
