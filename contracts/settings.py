@@ -176,6 +176,8 @@ class Settings(BaseSettings):
     exai_file_max_bytes: Annotated[int, Field(ge=1)] = 1_000_000  # one file
     exai_files_max_total_bytes: Annotated[int, Field(ge=1)] = 2_000_000  # all files of one call
     exai_image_max_bytes: Annotated[int, Field(ge=1)] = 5_000_000  # one image, decoded
+    # The secret-file list (workers/secret_files.py) is matched against every file and directory name.
+    exai_file_allow_patterns: str | None = None  # names let through the secret-file list: ".github,*.pub"
 
     # --- model routing and tool behaviour ----------------------------------------------------
     # Chains of models tried in order for `auto`, by what the tool needs ("name,name,…"); unset:
@@ -240,6 +242,17 @@ class Settings(BaseSettings):
     def _named_tokens(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             parse_client_tokens(value.get_secret_value())
+        return value
+
+    @field_validator("exai_file_allow_patterns")
+    @classmethod
+    def _allow_patterns(cls, value: str | None) -> str | None:
+        for pattern in (p.strip() for p in (value or "").split(",")):
+            if "/" in pattern:
+                raise ValueError(
+                    f"{pattern!r}: patterns match one file or directory name, not a path "
+                    "(write '.github', not '.github/workflows')"
+                )
         return value
 
     @field_validator("exai_providers")
