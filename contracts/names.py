@@ -91,6 +91,9 @@ DONE_CHANNEL = PREFIX + "done"  # every finished call id, for gateways waiting o
 TASK_KEY = PREFIX + "task:{task_id}"  # JSON task record (owner, tool, created, ttl), kept for its ttl
 TASK_INDEX_KEY = PREFIX + "tasks:{owner}"  # sorted set of one client's task ids by creation time
 CLAIM_KEY = PREFIX + "claim:{call_id}"  # the worker running a call; lapses when that worker dies
+# Hash: the worker that last took the call's claim (runner) and how often the call was taken over
+# after its runner's claim lapsed (handovers); kept as long as the call's outcome.
+HANDOVER_KEY = PREFIX + "handovers:{call_id}"
 REAPER_LOCK_KEY = PREFIX + "reaper-lock"  # one worker at a time hands dead workers' calls back
 LEASE_KEY = PREFIX + "lease:{scope}"  # sorted set of in-flight provider calls, scored by expiry
 
@@ -105,6 +108,10 @@ def task_index_key(owner: str) -> str:
 
 def claim_key(call_id: str) -> str:
     return CLAIM_KEY.format(call_id=call_id)
+
+
+def handover_key(call_id: str) -> str:
+    return HANDOVER_KEY.format(call_id=call_id)
 
 
 def lease_key(scope: str) -> str:

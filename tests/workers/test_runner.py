@@ -1,0 +1,92 @@
+"""The runner against real Redis: a call that stopped too many workers is answered, not run again."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+import redis
+from celery import Task
+
+from contracts.job import Job
+from contracts.names import claim_key, handover_key
+from contracts.settings import load_settings
+from tests.workers.redis_fixture import redis_client
+from workers import outcomes
+from workers.cancel_listener import CancelListener
+from workers.claims import Claims
+from workers.context import ToolContext
+from workers.runner import Runner
+
+__all__ = ["redis_client"]
+
+
+@pytest.fixture
+def client(redis_client: redis.Redis) -> Iterator[redis.Redis]:
+    redis_client.flushdb()
+    yield redis_client
+
+
+class CountingTool:
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def __call__(self, ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+        self.runs += 1
+        return {"status": "success", "content": "done", "content_type": "text", "metadata": {}}
+
+
+def runner_for(client: redis.Redis) -> Runner:
+    settings = load_settings(exai_call_max_handovers=2)
+    return Runner(
+        settings,
+        client,
+        CancelListener(client),
+        providers=lambda name: pytest.fail(f"no provider expected, asked for {name}"),
+        claims=Claims(client, 15, owner="w-now"),
+    )
+
+
+def job(call_id: str) -> dict[str, Any]:
+    return Job(
+        call_id=call_id, tool="chat", deadline=time.time() + 60, correlation_id=f"corr-{call_id}"
+    ).model_dump()
+
+
+TASK = cast(Task, SimpleNamespace(request=SimpleNamespace(retries=0)))
+
+
+def stopped_workers(client: redis.Redis, call_id: str, count: int) -> None:
+    """What ``count`` workers that each died running the call leave behind: the last one as runner,
+    its claim lapsed."""
+    client.hset(handover_key(call_id), mapping={"runner": "w-dead", "handovers": count - 1})
+
+
+def test_a_call_taken_over_past_the_limit_is_set_aside_without_running(
+    client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three workers stopped with max 2 handovers: SET_ASIDE naming the count and correlation id, at ERROR."""
+    stopped_workers(client, "poison", 3)
+    tool = CountingTool()
+    with caplog.at_level(logging.ERROR, logger="workers.runner"):
+        assert runner_for(client).run(TASK, job("poison"), tool) == "set_aside"
+    outcome = outcomes.load(client, "poison")
+    assert tool.runs == 0
+    assert outcome is not None and outcome.is_error and outcome.error_code == "SET_ASIDE"
+    assert "set aside after stopping 3 workers" in outcome.text and "corr-poison" in outcome.text
+    assert outcome.structured is not None and outcome.structured["metadata"]["handovers"] == 3
+    assert not client.exists(claim_key("poison"))
+    assert any("set aside" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
+
+
+def test_a_call_at_the_limit_still_runs(client: redis.Redis) -> None:
+    """Two workers stopped, two handovers allowed: the third worker runs it and answers normally."""
+    stopped_workers(client, "unlucky", 2)
+    tool = CountingTool()
+    assert runner_for(client).run(TASK, job("unlucky"), tool) == "ok"
+    outcome = outcomes.load(client, "unlucky")
+    assert tool.runs == 1 and outcome is not None and not outcome.is_error
