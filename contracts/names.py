@@ -67,6 +67,8 @@ def gateway_heartbeat_key(gateway_id: str) -> str:
 
 # Conversation threads and consensus sub-calls (workers only).
 THREAD_KEY = PREFIX + "thread:{thread_id}"  # JSON thread, TTL refreshed on every turn
+# Sorted set of the calls that reserved a thread's next turn pair, scored by their deadline (ms).
+THREAD_RESERVATIONS_KEY = PREFIX + "thread-reservations:{thread_id}"
 CONSULT_TASK = "exai.consult"  # one model's opinion for a consensus call
 CONSULT_RESULT_KEY = PREFIX + "consult:{sub_id}"  # JSON outcome of one consult, kept result_ttl
 CONSULT_DONE_KEY = PREFIX + "consult-done:{call_id}"  # list of finished sub ids the parent pops
@@ -76,6 +78,10 @@ SUPABASE_TASK = "exai.supabase.write"
 
 def thread_key(thread_id: str) -> str:
     return THREAD_KEY.format(thread_id=thread_id)
+
+
+def thread_reservations_key(thread_id: str) -> str:
+    return THREAD_RESERVATIONS_KEY.format(thread_id=thread_id)
 
 
 def consult_result_key(sub_id: str) -> str:

@@ -142,15 +142,17 @@ class Runner:
             return "timeout"
 
         attempt = task.request.retries or 0
-        after = WriteBehind()
+        after, settle = WriteBehind(), WriteBehind()
         try:
-            return self._run_tool(task, job, tool, attempt, after)
+            return self._run_tool(task, job, tool, attempt, after, settle)
         finally:
             # What the outcome's round trip did not take (a retry, an unexpected error) goes now.
             with contextlib.suppress(redis.RedisError):
                 after.flush(self.redis)
 
-    def _run_tool(self, task: Task, job: Job, tool: ToolFunction, attempt: int, after: WriteBehind) -> str:
+    def _run_tool(
+        self, task: Task, job: Job, tool: ToolFunction, attempt: int, after: WriteBehind, settle: WriteBehind
+    ) -> str:
         token = self.listener.register(job.call_id)
         started = time.monotonic()
         log.info("running %s (attempt %d)", job.tool, attempt + 1)
@@ -164,6 +166,7 @@ class Runner:
             redis=self.redis,
             celery=self.celery,
             after=after,
+            settle=settle,
         )
         try:
             result = tool(ctx, job.arguments)
@@ -182,7 +185,8 @@ class Runner:
             )
         except ProviderError as exc:
             if exc.retryable:
-                self._retry_or_give_up(task, job, exc, attempt)  # raises Retry unless it gives up
+                # Raises Retry (the settling writes wait for the retry's outcome) unless it gives up.
+                self._retry_or_give_up(task, job, exc, attempt, settle)
                 return "error"
             outcome = _error(job, exc, attempts=attempt + 1)
         except ExaiError as exc:
@@ -203,6 +207,7 @@ class Runner:
             )
         finally:
             self.listener.unregister(job.call_id)
+        after.take(settle)
         self._finish(job, outcome, after)
         log.info(
             "%s finished: %s", job.tool, "error " + (outcome.error_code or "") if outcome.is_error else "ok"
@@ -249,7 +254,9 @@ class Runner:
             log.info("call %s was cancelled while queued", job.call_id)
             self._finish(job, _error(job, CallCancelled("the call was cancelled by the client")))
 
-    def _retry_or_give_up(self, task: Task, job: Job, exc: ProviderError, attempt: int) -> None:
+    def _retry_or_give_up(
+        self, task: Task, job: Job, exc: ProviderError, attempt: int, settle: WriteBehind
+    ) -> None:
         max_retries = self.settings.exai_max_retries
         delay = compute_backoff(
             attempt,
@@ -260,7 +267,7 @@ class Runner:
         if attempt >= max_retries:
             message = f"{exc.message}; gave up after {attempt + 1} attempts (EXAI_MAX_RETRIES={max_retries})"
             self._finish(
-                job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED")
+                job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED"), settle
             )
             return
         if delay >= job.remaining():
@@ -269,7 +276,7 @@ class Runner:
                 f"(EXAI_CALL_TIMEOUT_S={self.settings.exai_call_timeout_s:.0f})"
             )
             self._finish(
-                job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED")
+                job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED"), settle
             )
             return
         log.warning("%s (attempt %d); retrying in %.2f s", exc.message, attempt + 1, delay)

@@ -19,14 +19,17 @@ from workers.write_behind import WriteBehind
 
 
 class CountingProvider:
-    """Answers every chat with a canned text and counts the calls; ``hold`` lets a test keep a
-    call inside the provider until it says so (bounded, so nothing waits forever)."""
+    """Answers every chat with a canned text (or raises ``error``) and counts the calls; ``hold``
+    lets a test keep a call inside the provider until it says so (bounded, so nothing waits forever)."""
 
-    def __init__(self, name: str = "kimi", hold: threading.Event | None = None) -> None:
+    def __init__(
+        self, name: str = "kimi", hold: threading.Event | None = None, error: Exception | None = None
+    ) -> None:
         self.name = name
         self.calls: list[ChatRequest] = []
         self.entered = threading.Event()
         self._hold = hold
+        self._error = error
         self._lock = threading.Lock()
 
     def chat(
@@ -43,6 +46,8 @@ class CountingProvider:
         self.entered.set()
         if self._hold is not None:
             self._hold.wait(5)
+        if self._error is not None:
+            raise self._error
         return ChatResponse(text="answer", model=request.model, provider=self.name, usage=Usage(1, 1, 2))
 
 
@@ -73,4 +78,5 @@ def tool_context(
         report=lambda value, total, message, text=None: None,
         redis=client,
         after=WriteBehind(),
+        settle=WriteBehind(),
     )
