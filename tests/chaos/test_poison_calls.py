@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,6 +17,7 @@ import pytest
 import redis
 
 from contracts.names import claim_key
+from tests.support.browser import chromium_page
 from tests.support.clients import RawClient, raw_client
 from tests.support.polling import eventually
 from tests.support.processes import ManagedProcess
@@ -74,7 +76,7 @@ async def keep_calling(client: RawClient, done: anyio.Event, answers: list[dict[
 
 
 async def test_a_call_that_kills_its_workers_is_set_aside_and_the_others_keep_succeeding(
-    tmp_path: Any,
+    tmp_path: Path,
 ) -> None:
     """Three runners SIGKILLed as each reaches the provider; the fourth worker answers SET_ASIDE
     without calling it; metrics, health and the dashboard show it; ordinary calls all succeed."""
@@ -110,11 +112,7 @@ async def test_a_call_that_kills_its_workers_is_set_aside_and_the_others_keep_su
                 group.start_soon(killer)
                 try:
                     with anyio.fail_after(BOUND_S):
-                        answer = await poison.request(
-                            2,
-                            "tasks/result",
-                            {"taskId": call_id},
-                        )
+                        answer = await poison.request(2, "tasks/result", {"taskId": call_id})
                 finally:
                     stop.set()
                     done.set()
@@ -156,3 +154,8 @@ async def test_a_call_that_kills_its_workers_is_set_aside_and_the_others_keep_su
         assert [(c["tool"], c["handovers"], c["correlation_id"]) for c in state["set_aside"]["calls"]] == [
             ("chat", MAX_HANDOVERS + 1, correlation)
         ]
+        with chromium_page(tmp_path / "profile") as page:
+            page.navigate(f"{stack.monitor_urls['dashboard']}?token={DASHBOARD_TOKEN}")
+            shown = "document.getElementById('set-aside').textContent"
+            page.wait_for(f"{shown}.includes({json.dumps(correlation)})", timeout=30)
+            assert page.evaluate("document.getElementById('sa-recent').textContent") == "1"
