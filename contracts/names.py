@@ -98,7 +98,8 @@ TASK_KEY = PREFIX + "task:{task_id}"  # JSON task record (owner, tool, created, 
 TASK_INDEX_KEY = PREFIX + "tasks:{owner}"  # sorted set of one client's task ids by creation time
 CLAIM_KEY = PREFIX + "claim:{call_id}"  # the worker running a call; lapses when that worker dies
 # Hash: the worker that last took the call's claim (runner) and how often the call was taken over
-# after its runner's claim lapsed (handovers); kept as long as the call's outcome.
+# after its runner's claim lapsed (handovers); dropped with the outcome's storing, else expires
+# after the outcome's ttl.
 HANDOVER_KEY = PREFIX + "handovers:{call_id}"
 REAPER_LOCK_KEY = PREFIX + "reaper-lock"  # one worker at a time hands dead workers' calls back
 LEASE_KEY = PREFIX + "lease:{scope}"  # sorted set of in-flight provider calls, scored by expiry

@@ -159,3 +159,11 @@ def test_a_worker_taking_its_own_claim_again_is_not_a_handover(client: redis.Red
 def test_two_runs_of_one_host_and_pid_have_different_identities() -> None:
     """A container restarted as pid 1 on the same host is another runner, so its crash counts."""
     assert worker_identity() != worker_identity()
+
+
+def test_storing_the_outcome_drops_the_handover_count(client: redis.Redis) -> None:
+    """Once a call has an outcome its count is not needed: Redis holds counts of calls in flight only."""
+    Claims(client, 15, owner="w1").begin("finished", KEEP_S)
+    assert client.exists(handover_key("finished"))
+    outcomes.store_and_publish(client, Outcome(call_id="finished", text="ok"), None, 60, claim_owner="w1")
+    assert not client.exists(handover_key("finished"))
