@@ -179,3 +179,13 @@ def test_a_path_that_cannot_be_a_path_is_refused_naming_the_argument(
     """NUL bytes, lone surrogates, empty or non-string paths: a clear error, never an internal one."""
     with pytest.raises(InvalidArguments, match=expected):
         resolve(raw, "files[1]", settings_for(tmp_path))
+
+
+def test_a_path_the_system_refuses_is_reported_with_the_system_s_reason(tmp_path: Path) -> None:
+    """A name too long, or a file used as a directory: the argument and the reason, no traceback."""
+    (tmp_path / "a.py").write_text("x")
+    settings = settings_for(tmp_path)
+    with pytest.raises(InvalidArguments, match=r"^files\[0\]: .* cannot be read: File name too long"):
+        resolve(str(tmp_path / ("n" * 300)), "files[0]", settings)
+    with pytest.raises(InvalidArguments, match=r"^files\[0\]: .* cannot be read: Not a directory"):
+        resolve(str(tmp_path / "a.py" / "b.py"), "files[0]", settings)
