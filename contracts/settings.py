@@ -153,6 +153,7 @@ class Settings(BaseSettings):
     exai_health_timeout_s: Seconds = 2.0  # each dependency probe
     exai_health_queue_backlog: Annotated[int, Field(ge=1)] = 1000  # waiting calls: degraded above
     exai_health_queue_age_s: Seconds = 120.0  # oldest waiting call: degraded above
+    exai_health_set_aside_window_s: Seconds = 900.0  # health degraded this long after a call set aside
     exai_memory_warn_percent: Annotated[float, Field(gt=0, le=100)] = 80.0
     exai_memory_critical_percent: Annotated[float, Field(gt=0, le=100)] = 90.0
     exai_disk_degraded_percent: Annotated[float, Field(gt=0, le=100)] = 85.0
@@ -168,6 +169,13 @@ class Settings(BaseSettings):
     # visibility timeout, which stays the backstop).
     exai_claim_ttl_s: Annotated[float, Field(ge=1)] = 15.0
     exai_reaper_interval_s: Seconds = 2.0  # how often workers look for calls of dead workers
+    exai_call_max_handovers: int = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="Times a call whose worker died or hung running it is handed to another worker; "
+        "the next worker answers it with a SET_ASIDE error instead of running it.",
+    )
     exai_worker_intake_poll_s: Seconds = 0.05  # how soon a worker with every slot busy looks again
 
     # --- circuit breakers (state shared by all workers in Redis) -----------------------------
@@ -195,6 +203,8 @@ class Settings(BaseSettings):
     exai_file_max_bytes: Annotated[int, Field(ge=1)] = 1_000_000  # one file
     exai_files_max_total_bytes: Annotated[int, Field(ge=1)] = 2_000_000  # all files of one call
     exai_image_max_bytes: Annotated[int, Field(ge=1)] = 5_000_000  # one image, decoded
+    # The secret-file list (workers/secret_files.py) is matched against every file and directory name.
+    exai_file_allow_patterns: str | None = None  # names let through the secret-file list: ".github,*.pub"
 
     # --- model routing and tool behaviour ----------------------------------------------------
     # Chains of models tried in order for `auto`, by what the tool needs ("name,name,…"); unset:
@@ -265,6 +275,17 @@ class Settings(BaseSettings):
     @classmethod
     def _origins(cls, value: str | None) -> str | None:
         parse_allowed(value)
+        return value
+
+    @field_validator("exai_file_allow_patterns")
+    @classmethod
+    def _allow_patterns(cls, value: str | None) -> str | None:
+        for pattern in (p.strip() for p in (value or "").split(",")):
+            if "/" in pattern:
+                raise ValueError(
+                    f"{pattern!r}: patterns match one file or directory name, not a path "
+                    "(write '.github', not '.github/workflows')"
+                )
         return value
 
     @field_validator("exai_providers")

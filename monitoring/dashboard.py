@@ -67,6 +67,14 @@ def dashboard_state(consumer: Consumer, activity: Activity) -> dict[str, Any]:
             for w in sorted(snap.workers, key=lambda w: w.hostname)
         ],
         "providers": providers,
+        "set_aside": {
+            "window_s": activity.window_s,
+            "recent": len(activity.set_aside_since(time.time() - activity.window_s)),
+            "calls": [
+                {"at": r.at, "tool": r.tool, "handovers": r.handovers, "correlation_id": r.correlation_id}
+                for r in reversed(activity.set_aside)
+            ],
+        },
         **summary,
     }
 
