@@ -17,14 +17,15 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"emulator listening on (http://\S+)")
+LISTENING = re.compile(r"emulator listening on (https?://\S+)")
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
 
 @contextmanager
-def running_emulator(latency_ms: float = 0, tokens_per_second: float = 0) -> Iterator[str]:
-    """Start ``python -m emulator`` on a free port and yield its base URL; stop it by PID on exit."""
+def running_emulator(latency_ms: float = 0, tokens_per_second: float = 0, *extra: str) -> Iterator[str]:
+    """Start ``python -m emulator`` on a free port and yield its base URL; stop it by PID on exit.
+    ``extra`` are more command-line options (``--tls``, ``--ca-file``, ``--rtt-ms``)."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path}
     args = [
@@ -39,6 +40,7 @@ def running_emulator(latency_ms: float = 0, tokens_per_second: float = 0) -> Ite
         str(latency_ms),
         "--tokens-per-second",
         str(tokens_per_second),
+        *extra,
     ]
     process = subprocess.Popen(
         args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
