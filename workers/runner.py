@@ -5,6 +5,12 @@ calling the provider again. Transient provider errors are retried through Celery
 as a scheduled message, holding no worker slot) within the call's deadline. A call that stopped
 more workers than EXAI_CALL_MAX_HANDOVERS allows (each crashed or hung running it) is not run
 again: it is answered with a SET_ASIDE error, so one poison call cannot take every worker down.
+
+A tool answers with its JSON envelope (a dict), a ``Reply`` of content blocks (images, audio,
+embedded resources), a ``NeedInput`` (raised or returned: the round ends ``input_required``, see
+workers.outcomes) or a ``ProtocolFailure`` (a ``protocol_error`` outcome, answered with a JSON-RPC
+error). A tool may ask only for what the client declared; asking for more ends the call with
+-32021 naming the capability.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 import redis
 from celery import Celery, Task
 
+from contracts.answers import CAPABILITY_OF, NeedInput, ProtocolFailure, Reply, declares, missing_capability
 from contracts.errors import CallCancelled, CallSetAside, DeadlineExceeded, ExaiError, ProviderError
 from contracts.job import Job, Outcome, ProgressEvent
 from contracts.logs import correlated
@@ -28,7 +35,7 @@ from workers import outcomes, telemetry
 from workers.backoff import compute_backoff
 from workers.cancel_listener import CancelListener
 from workers.claims import Claims
-from workers.context import ProgressSink, ToolContext
+from workers.context import LogSink, ProgressSink, ToolContext
 from workers.metered import MeteredClient
 from workers.providers.base import ProviderClient
 from workers.providers.registry import make_client
@@ -107,6 +114,8 @@ class Runner:
             existing = Outcome.model_validate_json(begin.stored)
             outcomes.store_and_publish(self.redis, existing, job.reply_to, self.settings.exai_result_ttl_s)
             return "duplicate"
+        if _may_ask(job) and begin.claimed and self._answered_round(job):
+            return "duplicate"
         if not begin.claimed:
             # A second delivery of a call a live worker is running: that worker will answer it.
             log.info("call %s is running on another worker; leaving it there", job.call_id)
@@ -122,6 +131,17 @@ class Runner:
             return self._run_claimed(task, job, tool, begin.cancelled, begin.handovers)
         finally:
             self.claims.release(job.call_id)  # a no-op once released with the outcome or parked
+
+    def _answered_round(self, job: Job) -> bool:
+        """A redelivered round that already asked its question: ask it again, do not rerun it."""
+        earlier = outcomes.load_interim(self.redis, job.call_id, job.round)
+        if earlier is None:
+            return False
+        log.info("call %s round %d already asked for input; answering from it", job.call_id, job.round)
+        self.claims.release(job.call_id)
+        ttl = self.settings.exai_result_ttl_s
+        outcomes.store_interim(self.redis, earlier, job.round, job.reply_to, ttl)
+        return True
 
     def _run_claimed(self, task: Task, job: Job, tool: ToolFunction, cancelled: bool, handovers: int) -> str:
         if cancelled:
@@ -167,22 +187,17 @@ class Runner:
             celery=self.celery,
             after=after,
             settle=settle,
+            log_sink=self._log_publisher(job) if job.log else None,
         )
         try:
             result = tool(ctx, job.arguments)
-            meta = result.setdefault("metadata", {})
-            meta.update(correlation_id=job.correlation_id, attempts=attempt + 1)
-            outcome = Outcome(
-                call_id=job.call_id,
-                text=_envelope_text(result),
-                structured=result,
-                meta={
-                    "provider": meta.get("provider"),
-                    "model": meta.get("model"),
-                    "duration_s": round(time.monotonic() - started, 4),
-                    "attempts": attempt + 1,
-                },
-            )
+            if isinstance(result, NeedInput):
+                raise result
+            outcome = _answer(job, result, attempt, time.monotonic() - started)
+        except NeedInput as need:
+            outcome = self._interim(job, need, attempt)
+        except ProtocolFailure as failure:
+            outcome = _protocol_error(job, failure, attempt + 1)
         except ProviderError as exc:
             if exc.retryable:
                 # Raises Retry (the settling writes wait for the retry's outcome) unless it gives up.
@@ -209,10 +224,35 @@ class Runner:
             self.listener.unregister(job.call_id)
         after.take(settle)
         self._finish(job, outcome, after)
+        if outcome.kind == "input_required":
+            log.info(
+                "%s round %d asks the client: %s",
+                job.tool,
+                job.round,
+                ", ".join(outcome.input_requests or {}),
+            )
+            return "input_required"
         log.info(
             "%s finished: %s", job.tool, "error " + (outcome.error_code or "") if outcome.is_error else "ok"
         )
         return "error" if outcome.is_error else "ok"
+
+    def _interim(self, job: Job, need: NeedInput, attempt: int) -> Outcome:
+        """The round's input_required outcome, or -32021 if it asks for what the client lacks."""
+        missing = need.missing_capabilities(job.client_capabilities)
+        if missing:
+            log.warning(
+                "tool %s asked for input through %s, which the client did not declare", job.tool, missing
+            )
+            return _protocol_error(job, missing_capability(missing, f"tool {job.tool!r}"), attempt + 1)
+        return Outcome(
+            call_id=job.call_id,
+            text=need.summary(),
+            kind="input_required",
+            input_requests=need.requests,
+            continuation=need.continuation,
+            meta={"round": job.round},
+        )
 
     def _set_aside(self, job: Job, stopped: int) -> None:
         """Answer a call that stopped ``stopped`` workers instead of letting it stop one more."""
@@ -237,6 +277,13 @@ class Runner:
         assert outcome.structured is not None
         outcome.structured["metadata"]["handovers"] = stopped
         self._finish(job, outcome)
+
+    def _log_publisher(self, job: Job) -> LogSink:
+        def publish(message: dict[str, Any], progress: float) -> None:
+            event = ProgressEvent(call_id=job.call_id, progress=progress, log=message)
+            outcomes.publish_progress(self.redis, job.reply_to, event)
+
+        return publish
 
     def _progress_publisher(self, job: Job) -> ProgressSink:
         def publish(value: float, total: float | None, message: str | None, text: str | None = None) -> None:
@@ -303,14 +350,15 @@ class Runner:
             try:
                 # The claim goes with the outcome, only once the outcome is safely stored.
                 owner = self.claims.owner if self.claims.holds(job.call_id) else ""
-                outcomes.store_and_publish(
-                    self.redis,
-                    outcome,
-                    job.reply_to,
-                    self.settings.exai_result_ttl_s,
-                    claim_owner=owner,
-                    before=after,
-                )
+                ttl = self.settings.exai_result_ttl_s
+                if outcome.kind == "input_required":
+                    outcomes.store_interim(
+                        self.redis, outcome, job.round, job.reply_to, ttl, claim_owner=owner, before=after
+                    )
+                else:
+                    outcomes.store_and_publish(
+                        self.redis, outcome, job.reply_to, ttl, claim_owner=owner, before=after
+                    )
                 if owner:
                     self.claims.released(job.call_id)
                 break
@@ -320,7 +368,7 @@ class Runner:
                 log.warning("could not store the outcome (%s); trying again in %.1f s", exc, pause)
                 time.sleep(pause)
                 pause = min(pause * 2, REDIS_RETRY_MAX_S)
-        if self.on_finish is not None:
+        if self.on_finish is not None and outcome.kind != "input_required":
             try:
                 self.on_finish(job, outcome)
             except Exception:  # a record lost to a bug must not turn a finished call into a failure
@@ -336,6 +384,51 @@ def _deferring(client: ProviderClient, after: WriteBehind) -> ProviderClient:
 def _no_progress(value: float, total: float | None, message: str | None, text: str | None = None) -> None:
     """Nobody listens for this call's progress."""
     del value, total, message, text
+
+
+def _may_ask(job: Job) -> bool:
+    """Whether a run of ``job`` can have asked for input: only through a capability it declared."""
+    return any(declares(job.client_capabilities, name) for name in CAPABILITY_OF.values())
+
+
+def _answer(job: Job, result: dict[str, Any] | Reply, attempt: int, elapsed: float) -> Outcome:
+    """The outcome of a tool that answered: its JSON envelope, or content blocks."""
+    if isinstance(result, Reply):
+        return Outcome(
+            call_id=job.call_id,
+            text=result.plain_text(),
+            content=list(result.content),
+            structured=result.structured,
+            is_error=result.is_error,
+            error_code="TOOL_ERROR" if result.is_error else None,
+            meta={"duration_s": round(elapsed, 4), "attempts": attempt + 1},
+        )
+    meta = result.setdefault("metadata", {})
+    meta.update(correlation_id=job.correlation_id, attempts=attempt + 1)
+    return Outcome(
+        call_id=job.call_id,
+        text=_envelope_text(result),
+        structured=result,
+        meta={
+            "provider": meta.get("provider"),
+            "model": meta.get("model"),
+            "duration_s": round(elapsed, 4),
+            "attempts": attempt + 1,
+        },
+    )
+
+
+def _protocol_error(job: Job, failure: ProtocolFailure, attempts: int) -> Outcome:
+    """A call answered with a JSON-RPC error; ``is_error`` too, so older readers see it failed."""
+    return Outcome(
+        call_id=job.call_id,
+        text=failure.message,
+        is_error=True,
+        error_code="PROTOCOL_ERROR",
+        kind="protocol_error",
+        error=failure.error(),
+        meta={"attempts": attempts},
+    )
 
 
 def _envelope_text(result: dict[str, Any]) -> str:
