@@ -97,7 +97,7 @@ class Reply:
         if not self.content:
             raise ValueError("a Reply needs at least one content block")
         for index, block in enumerate(self.content):
-            _check_block(block, f"content[{index}]")
+            check_block(block, f"content[{index}]")
 
     def plain_text(self) -> str:
         if self.text is not None:
@@ -235,7 +235,8 @@ def _checked_request(key: str, request: dict[str, Any]) -> dict[str, Any]:
     return {"method": request["method"], "params": params}
 
 
-def _check_block(block: dict[str, Any], where: str) -> None:
+def check_block(block: Any, where: str) -> None:
+    """Refuse a content block that is not one MCP defines, naming ``where`` it is and what is wrong."""
     kind = block.get("type") if isinstance(block, dict) else None
     if kind not in BLOCK_TYPES:
         raise ValueError(f"{where}: type must be one of {', '.join(BLOCK_TYPES)}, got {kind!r}")

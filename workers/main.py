@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 import redis
-from celery import Celery, Task
+from celery import Celery
 from celery.signals import (
     after_setup_logger,
     setup_logging,
@@ -21,10 +21,10 @@ from celery.signals import (
 
 from contracts import tracing
 from contracts.logs import configure_logging, install_filter
-from contracts.names import NOOP_TASK, task_name
+from contracts.names import NOOP_TASK
+from contracts.packs import import_packs
 from contracts.queue import make_celery
 from contracts.settings import Settings, load_settings
-from contracts.tools import SPECS
 from workers import intake, supabase_sync, telemetry
 from workers.breaker import Breaker
 from workers.cancel_listener import CancelListener
@@ -32,19 +32,17 @@ from workers.claims import Claims
 from workers.consensus import register_consult
 from workers.event_batches import batching_step
 from workers.leases import Leases
+from workers.packs import register_packs
 from workers.protected import ProtectedClient
 from workers.reaper import Reaper
 from workers.runner import ProviderPool, Runner
 from workers.telemetry import WorkerTelemetry
-from workers.tools import IMPLEMENTATIONS, ToolFunction
 
 log = logging.getLogger("workers")
 
 
 def build(settings: Settings) -> tuple[Celery, Runner]:
-    missing = set(SPECS) ^ set(IMPLEMENTATIONS)
-    if missing:
-        raise RuntimeError(f"tool specs and implementations disagree on: {sorted(missing)}")
+    packs = import_packs(settings.tool_pack_modules())  # the built-in tools, then EXAI_TOOL_PACKS
     app = make_celery(settings)
     # Celery keeps one result backend per thread, and under gevent every greenlet is a thread:
     # each call built (and connected) a new Redis backend, 8 % of the worker's CPU at 1,000
@@ -68,8 +66,7 @@ def build(settings: Settings) -> tuple[Celery, Runner]:
     claims = Claims(client, settings.exai_claim_ttl_s)
     runner = Runner(settings, client, listener, providers.get, claims)
 
-    for name, function in IMPLEMENTATIONS.items():
-        _register(app, runner, listener, name, function)
+    register_packs(app, runner, packs)  # one Celery task per tool of every pack (workers.packs)
     runner.celery = app  # consensus sends its per-model sub-tasks through it
     register_consult(app, runner)
     supabase_sync.install(app, runner, settings)  # durable history, when SUPABASE_URL is set
@@ -80,15 +77,6 @@ def build(settings: Settings) -> tuple[Celery, Runner]:
         return value
 
     return app, runner
-
-
-def _register(
-    app: Celery, runner: Runner, listener: CancelListener, name: str, function: ToolFunction
-) -> None:
-    @app.task(name=task_name(name), bind=True)
-    def run_tool(self: Task, job: dict[str, Any]) -> str:
-        listener.start()
-        return runner.run(self, job, function)
 
 
 settings = load_settings()
