@@ -210,6 +210,8 @@ class Settings(BaseSettings):
     # --- conversation threads (continuation_id) ---------------------------------------------
     exai_thread_ttl_s: Annotated[int, Field(ge=60)] = 3 * 3600  # refreshed on every turn
     exai_thread_max_turns: Annotated[int, Field(ge=2, le=1000)] = 20
+    # MCP caps completion values at 100, hence the bound.
+    exai_thread_resources_max: Annotated[int, Field(ge=0, le=100)] = 50  # caller's threads listed/completed
 
     # --- files and images a call may embed ---------------------------------------------------
     exai_file_roots: str | None = None  # comma-separated directories; default: the worker's cwd
