@@ -25,7 +25,14 @@ from contracts.answers import (
 )
 from contracts.errors import ProviderError
 from contracts.job import Job, Outcome, ProgressEvent, ResultEvent, decode_event
-from contracts.names import INPUT_CHANNEL, claim_key, handover_key, result_key, thread_reservations_key
+from contracts.names import (
+    INPUT_CHANNEL,
+    claim_key,
+    handover_key,
+    result_key,
+    thread_index_key,
+    thread_reservations_key,
+)
 from contracts.settings import load_settings
 from tests.workers.redis_fixture import redis_client
 from tests.workers.tool_context import CountingProvider
@@ -35,6 +42,7 @@ from workers.claims import Claims
 from workers.context import ToolContext
 from workers.runner import Runner
 from workers.threads import ThreadStore, Turn
+from workers.tools import IMPLEMENTATIONS as TOOLS
 from workers.tools import chat
 
 __all__ = ["redis_client"]
@@ -342,3 +350,24 @@ def test_log_messages_reach_the_caller_only_when_it_listens(client: redis.Redis)
     }
     assert isinstance(events[2], ProgressEvent) and events[2].log == {"level": "warning", "data": {"step": 2}}
     assert isinstance(events[3], ResultEvent)
+
+
+def test_a_code_review_asks_for_files_in_its_first_round_and_answers_in_its_second(
+    client: redis.Redis,
+) -> None:
+    """Round 0 stores the files form (no thread written, no model asked); round 1 runs the expert."""
+    provider = CountingProvider()
+    step = {"step": "s", "step_number": 1, "total_steps": 1, "next_step_required": False, "findings": "f",
+            "confidence": "high", "model": "kimi-k2.6"}  # fmt: skip
+    first = modern_job("review", tool="codereview", arguments=step, client_capabilities={"elicitation": {}})
+    assert runner_for(client, provider).run(TASK, first, TOOLS["codereview"]) == "input_required"
+    interim = outcomes.load_interim(client, "review", 0)
+    assert interim is not None and list(interim.input_requests or {}) == ["expert_files"]
+    assert provider.calls == [] and client.zcard(thread_index_key("alice")) == 0
+    declined = {"expert_files": {"action": "decline"}}
+    second = {**first, "round": 1, "input_responses": declined, "continuation": interim.continuation}
+    assert runner_for(client, provider).run(TASK, second, TOOLS["codereview"]) == "ok"
+    outcome = outcomes.load(client, "review")
+    assert outcome is not None and outcome.structured is not None
+    assert outcome.structured["status"] == "codereview_complete" and len(provider.calls) == 1
+    assert client.zcard(thread_index_key("alice")) == 1
