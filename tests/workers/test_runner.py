@@ -34,6 +34,7 @@ from contracts.names import (
     thread_reservations_key,
 )
 from contracts.settings import load_settings
+from tests.support.channels import listen, messages
 from tests.workers.redis_fixture import redis_client
 from tests.workers.tool_context import CountingProvider
 from workers import outcomes
@@ -172,31 +173,6 @@ def modern_job(call_id: str, **fields: Any) -> dict[str, Any]:
     payload = job(call_id)
     payload.update(fields)
     return payload
-
-
-def listen(client: redis.Redis, *channels: str) -> Any:
-    """A subscription to ``channels``, returned once Redis confirmed every one of them."""
-    pubsub = client.pubsub()
-    pubsub.subscribe(*channels)
-    confirmed = 0
-    deadline = time.monotonic() + 5
-    while confirmed < len(channels) and time.monotonic() < deadline:
-        message = pubsub.get_message(timeout=0.1)
-        confirmed += message is not None and message["type"] == "subscribe"
-    assert confirmed == len(channels), "the subscription was not confirmed within 5 s"
-    return pubsub
-
-
-def messages(pubsub: Any, count: int) -> list[str]:
-    """The next ``count`` messages published on the subscribed channels, in order (5 s at most)."""
-    out: list[str] = []
-    deadline = time.monotonic() + 5
-    while len(out) < count and time.monotonic() < deadline:
-        message = pubsub.get_message(timeout=0.1)
-        if message is not None and message["type"] == "message":
-            out.append(message["data"].decode())
-    assert len(out) == count, f"expected {count} messages within 5 s, got {out}"
-    return out
 
 
 def test_a_tool_answering_with_content_blocks_stores_them_with_a_plain_text_rendering(
