@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from celery import Celery
 
 from contracts.errors import ConfigError
-from contracts.packs import ResourceTemplateSpec, import_packs, pack_modules
+from contracts.names import task_name
+from contracts.packs import PromptContext, ResourceTemplateSpec, import_packs, pack_modules
 from contracts.settings import load_settings
 from contracts.tools import SPECS
+from gateway.packs import catalog
 from tests.support.pack_modules import good_pack, write_module
+from tests.workers.tool_context import CountingProvider, tool_context
+from workers.packs import register_packs
 
 HEADER = """
 from contracts.packs import PromptReply, PromptSpec, ResourceSpec, ResourceTemplateSpec, ToolPack
@@ -136,3 +143,26 @@ def test_a_resource_template_matches_its_own_uris_and_gives_their_variables() ->
     assert template.match("test://template/1/2/data") is None
     assert template.match("test://template//data") is None
     assert template.match("test://other/123/data") is None
+
+
+def test_the_example_pack_of_the_documentation_loads_and_its_tool_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/tool-packs.md's word_pack: loaded by a gateway, registered by a worker, its tool counts words."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "tool-packs.md").read_text()
+    source = doc.split("<!-- example-pack -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    module = write_module(tmp_path, monkeypatch, source)
+    offer = catalog(load_settings(exai_tool_packs=module))
+    assert offer.lookup("word_count") is not None and offer.resource("words://about") is not None
+    prompt = offer.prompt("summarise")
+    assert (
+        prompt is not None
+        and "in 25 words"
+        in prompt.render({"text": "t", "words": "25"}, PromptContext()).messages[0]["content"]["text"]
+    )
+    app = Celery("example-pack", set_as_current=False)
+    register_packs(app, cast(Any, object()), import_packs((module,)))
+    assert task_name("word_count") in app.tasks
+    ctx = tool_context(load_settings(), CountingProvider())
+    answer = sys.modules[module].word_count(ctx, {"text": "one two three"})
+    assert answer.plain_text() == "3 words"
