@@ -16,7 +16,6 @@ error). A tool may ask only for what the client declared; asking for more ends t
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -26,12 +25,12 @@ from typing import Any
 import redis
 from celery import Celery, Task
 
-from contracts.answers import CAPABILITY_OF, NeedInput, ProtocolFailure, Reply, declares, missing_capability
+from contracts.answers import NeedInput, ProtocolFailure
 from contracts.errors import CallCancelled, CallSetAside, DeadlineExceeded, ExaiError, ProviderError
 from contracts.job import Job, Outcome, ProgressEvent
 from contracts.logs import correlated
 from contracts.settings import Settings
-from workers import outcomes, telemetry
+from workers import answers, outcomes, telemetry
 from workers.backoff import compute_backoff
 from workers.cancel_listener import CancelListener
 from workers.claims import Claims
@@ -114,7 +113,7 @@ class Runner:
             existing = Outcome.model_validate_json(begin.stored)
             outcomes.store_and_publish(self.redis, existing, job.reply_to, self.settings.exai_result_ttl_s)
             return "duplicate"
-        if _may_ask(job) and begin.claimed and self._answered_round(job):
+        if answers.may_ask(job) and begin.claimed and self._answered_round(job):
             return "duplicate"
         if not begin.claimed:
             # A second delivery of a call a live worker is running: that worker will answer it.
@@ -193,11 +192,11 @@ class Runner:
             result = tool(ctx, job.arguments)
             if isinstance(result, NeedInput):
                 raise result
-            outcome = _answer(job, result, attempt, time.monotonic() - started)
+            outcome = answers.outcome_of(job, result, attempt, time.monotonic() - started)
         except NeedInput as need:
-            outcome = self._interim(job, need, attempt)
+            outcome = answers.interim(job, need, attempt)
         except ProtocolFailure as failure:
-            outcome = _protocol_error(job, failure, attempt + 1)
+            outcome = answers.protocol_error(job, failure, attempt + 1)
         except ProviderError as exc:
             if exc.retryable:
                 # Raises Retry (the settling writes wait for the retry's outcome) unless it gives up.
@@ -236,23 +235,6 @@ class Runner:
             "%s finished: %s", job.tool, "error " + (outcome.error_code or "") if outcome.is_error else "ok"
         )
         return "error" if outcome.is_error else "ok"
-
-    def _interim(self, job: Job, need: NeedInput, attempt: int) -> Outcome:
-        """The round's input_required outcome, or -32021 if it asks for what the client lacks."""
-        missing = need.missing_capabilities(job.client_capabilities)
-        if missing:
-            log.warning(
-                "tool %s asked for input through %s, which the client did not declare", job.tool, missing
-            )
-            return _protocol_error(job, missing_capability(missing, f"tool {job.tool!r}"), attempt + 1)
-        return Outcome(
-            call_id=job.call_id,
-            text=need.summary(),
-            kind="input_required",
-            input_requests=need.requests,
-            continuation=need.continuation,
-            meta={"round": job.round},
-        )
 
     def _set_aside(self, job: Job, stopped: int) -> None:
         """Answer a call that stopped ``stopped`` workers instead of letting it stop one more."""
@@ -384,57 +366,6 @@ def _deferring(client: ProviderClient, after: WriteBehind) -> ProviderClient:
 def _no_progress(value: float, total: float | None, message: str | None, text: str | None = None) -> None:
     """Nobody listens for this call's progress."""
     del value, total, message, text
-
-
-def _may_ask(job: Job) -> bool:
-    """Whether a run of ``job`` can have asked for input: only through a capability it declared."""
-    return any(declares(job.client_capabilities, name) for name in CAPABILITY_OF.values())
-
-
-def _answer(job: Job, result: dict[str, Any] | Reply, attempt: int, elapsed: float) -> Outcome:
-    """The outcome of a tool that answered: its JSON envelope, or content blocks."""
-    if isinstance(result, Reply):
-        return Outcome(
-            call_id=job.call_id,
-            text=result.plain_text(),
-            content=list(result.content),
-            structured=result.structured,
-            is_error=result.is_error,
-            error_code="TOOL_ERROR" if result.is_error else None,
-            meta={"duration_s": round(elapsed, 4), "attempts": attempt + 1},
-        )
-    meta = result.setdefault("metadata", {})
-    meta.update(correlation_id=job.correlation_id, attempts=attempt + 1)
-    return Outcome(
-        call_id=job.call_id,
-        text=_envelope_text(result),
-        structured=result,
-        meta={
-            "provider": meta.get("provider"),
-            "model": meta.get("model"),
-            "duration_s": round(elapsed, 4),
-            "attempts": attempt + 1,
-        },
-    )
-
-
-def _protocol_error(job: Job, failure: ProtocolFailure, attempts: int) -> Outcome:
-    """A call answered with a JSON-RPC error; ``is_error`` too, so older readers see it failed."""
-    return Outcome(
-        call_id=job.call_id,
-        text=failure.message,
-        is_error=True,
-        error_code="PROTOCOL_ERROR",
-        kind="protocol_error",
-        error=failure.error(),
-        meta={"attempts": attempts},
-    )
-
-
-def _envelope_text(result: dict[str, Any]) -> str:
-    # The old server answered with one text block holding this JSON envelope; MCP asks for the
-    # structured result to be repeated as text too, so one block serves both.
-    return json.dumps(result, ensure_ascii=False)
 
 
 def _error(
