@@ -6,9 +6,6 @@ from __future__ import annotations
 TOOL_QUEUE = "exai.tools"
 TASK_PREFIX = "exai.tool."
 NOOP_TASK = "exai.noop"  # used by the benchmark as the raw Celery baseline
-# kombu's Redis transport keeps delivered, unacknowledged messages here (its defaults, no prefix).
-UNACKED_KEY = "unacked"
-UNACKED_INDEX_KEY = "unacked_index"
 
 # Redis keys and channels. Every key the service writes starts with this prefix.
 PREFIX = "exai:"
@@ -91,7 +88,12 @@ DONE_CHANNEL = PREFIX + "done"  # every finished call id, for gateways waiting o
 TASK_KEY = PREFIX + "task:{task_id}"  # JSON task record (owner, tool, created, ttl), kept for its ttl
 TASK_INDEX_KEY = PREFIX + "tasks:{owner}"  # sorted set of one client's task ids by creation time
 CLAIM_KEY = PREFIX + "claim:{call_id}"  # the worker running a call; lapses when that worker dies
-REAPER_LOCK_KEY = PREFIX + "reaper-lock"  # one worker at a time hands dead workers' calls back
+# The queue protocol (contracts.transport): each consumer's delivered, unacknowledged messages.
+CONSUMERS_KEY = PREFIX + "consumers"  # sorted set: consumer -> when its heartbeat lapses (ms)
+GONE_CONSUMERS_KEY = PREFIX + "consumers-gone"  # sorted set: recovered consumer -> when (ms)
+CONSUMER_QUEUES_PREFIX = PREFIX + "consumer-queues:"  # + consumer: set of queues it holds messages of
+INFLIGHT_PREFIX = PREFIX + "inflight:"  # + consumer + INFLIGHT_SEP + queue: list of its messages
+INFLIGHT_SEP = "|"
 LEASE_KEY = PREFIX + "lease:{scope}"  # sorted set of in-flight provider calls, scored by expiry
 
 
@@ -105,6 +107,10 @@ def task_index_key(owner: str) -> str:
 
 def claim_key(call_id: str) -> str:
     return CLAIM_KEY.format(call_id=call_id)
+
+
+def inflight_key(consumer: str, queue: str) -> str:
+    return f"{INFLIGHT_PREFIX}{consumer}{INFLIGHT_SEP}{queue}"
 
 
 def lease_key(scope: str) -> str:
