@@ -1,10 +1,11 @@
 """Which worker is running which call, kept alive in Redis for as long as that worker lives.
 
 A worker claims a call before running it and refreshes its claims every few seconds. When the
-worker dies (``kill -9``, OOM, lost host) its claims lapse after ``EXAI_CLAIM_TTL_S``, and the
-reaper (``workers.reaper``) hands the call's unacknowledged queue message to another worker. A
-second delivery of a call that a live worker still runs finds the claim and steps aside, so the
-provider never sees the same call twice at once.
+worker dies (``kill -9``, OOM, lost host) the queue transport hands its messages to another worker
+once its consumer heartbeat lapses (``contracts.transport``); the claim agrees with that heartbeat:
+a claim whose holder's heartbeat lapsed is taken over at once, without waiting for
+``EXAI_CLAIM_TTL_S``. A second delivery of a call that a live worker still runs finds the claim
+and steps aside, so the provider never sees the same call twice at once.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 
-from contracts.names import cancel_key, claim_key, result_key
+from contracts.names import CONSUMERS_KEY, GONE_CONSUMERS_KEY, cancel_key, claim_key, result_key
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,22 @@ if (not held) or held == ARGV[1] or string.sub(held, 1, 6) == 'retry:' then
   return {false, cancelled, 1}
 end
 return {false, cancelled, 0}
+"""
+# Take a claim over from a holder whose consumer heartbeat lapsed (or that was recovered as gone);
+# a holder the transport does not know keeps its claim until the claim's own ttl.
+# KEYS: claim, consumers, gone consumers. ARGV: owner, ttl (ms), now (ms).
+_TAKE_OVER = """
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[1] then
+  local lapses = redis.call('ZSCORE', KEYS[2], held)
+  if lapses then
+    if tonumber(lapses) > tonumber(ARGV[3]) then return 0 end
+  elseif not redis.call('ZSCORE', KEYS[3], held) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 """
 # Delete or refresh the claim only while it is still ours.
 _RELEASE = """
@@ -66,13 +84,22 @@ def worker_identity() -> str:
 
 
 class Claims:
-    def __init__(self, client: redis.Redis, ttl_s: float, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        ttl_s: float,
+        owner: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._client = client
         self._ttl_ms = int(ttl_s * 1000)
-        self.owner = owner or worker_identity()
+        self.owner = owner or worker_identity()  # the same name as this process's queue consumer
+        self._clock = clock
         self._held: set[str] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._take_over = client.register_script(_TAKE_OVER)
         self._release = client.register_script(_RELEASE)
         self._refresh = client.register_script(_REFRESH)
         self._begin = client.register_script(_BEGIN)
@@ -82,6 +109,13 @@ class Claims:
         worker runs it; says whether it was cancelled meanwhile."""
         keys = [result_key(call_id), cancel_key(call_id), claim_key(call_id)]
         stored, cancelled, claimed = self._begin(keys=keys, args=[self.owner, self._ttl_ms])
+        if not stored and not claimed:
+            now_ms = int(self._clock() * 1000)
+            claimed = self._take_over(
+                keys=[keys[2], CONSUMERS_KEY, GONE_CONSUMERS_KEY], args=[self.owner, self._ttl_ms, now_ms]
+            )
+            if claimed:
+                log.warning("took over call %s from a worker whose heartbeat lapsed", call_id)
         if claimed:
             with self._lock:
                 self._held.add(call_id)
@@ -105,7 +139,7 @@ class Claims:
             self._held.discard(call_id)
 
     def park_for_retry(self, call_id: str, countdown_s: float) -> None:
-        """Keep the call off the reaper's list while its retry waits, then let any worker take it."""
+        """Mark the call as waiting for its retry, which any worker may then take."""
         with self._lock:
             self._held.discard(call_id)
         ttl_ms = int(countdown_s * 1000) + self._ttl_ms
@@ -126,10 +160,12 @@ class Claims:
             self._thread = threading.Thread(target=self._run, name="exai-claims", daemon=True)
         self._thread.start()
 
+    def stop(self) -> None:
+        self._stop.set()
+
     def _run(self) -> None:
         interval = self._ttl_ms / 3000
-        while True:
-            time.sleep(interval)
+        while not self._stop.wait(interval):
             try:
                 self.refresh()
             except redis.RedisError as exc:

@@ -124,6 +124,10 @@ class Leases:
                     pipe.zadd(lease_key(scope), {lease.id: expiry}, xx=True)
             pipe.execute()
 
+    def start(self) -> None:
+        """Renew held leases in the background (also started by the first lease taken)."""
+        self._start()
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None:

@@ -1,4 +1,4 @@
-"""A worker with every slot busy takes the next call when a slot frees, not at its next 2 s poll."""
+"""A worker with every slot busy takes the next call as soon as one frees (the transport's wake-up)."""
 
 from __future__ import annotations
 
