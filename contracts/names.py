@@ -66,7 +66,8 @@ def gateway_heartbeat_key(gateway_id: str) -> str:
 THREAD_KEY = PREFIX + "thread:{thread_id}"  # JSON thread, TTL refreshed on every turn
 CONSULT_TASK = "exai.consult"  # one model's opinion for a consensus call
 CONSULT_RESULT_KEY = PREFIX + "consult:{sub_id}"  # JSON outcome of one consult, kept result_ttl
-CONSULT_DONE_KEY = PREFIX + "consult-done:{call_id}"  # list of finished sub ids the parent pops
+CONSULT_DONE_KEY = PREFIX + "consult-done:{call_id}"  # set of the call's finished sub ids
+CONSULT_WAITING_KEY = PREFIX + "consult-waiting:{call_id}"  # the parent deferred, holding no slot
 SUPABASE_QUEUE = "exai.supabase"  # durable-history writes, retried through outages
 SUPABASE_TASK = "exai.supabase.write"
 
@@ -81,6 +82,10 @@ def consult_result_key(sub_id: str) -> str:
 
 def consult_done_key(call_id: str) -> str:
     return CONSULT_DONE_KEY.format(call_id=call_id)
+
+
+def consult_waiting_key(call_id: str) -> str:
+    return CONSULT_WAITING_KEY.format(call_id=call_id)
 
 
 # Durable calls (MCP tasks), crash recovery and capacity.

@@ -22,11 +22,12 @@ from contracts.errors import CallCancelled, DeadlineExceeded, ExaiError, Provide
 from contracts.job import Job, Outcome, ProgressEvent
 from contracts.logs import correlated
 from contracts.settings import Settings
-from workers import outcomes, telemetry
+from workers import deferral, outcomes, telemetry
 from workers.backoff import compute_backoff
 from workers.cancel_listener import CancelListener
 from workers.claims import Claims
 from workers.context import ProgressSink, ToolContext
+from workers.deferral import Deferred
 from workers.metered import MeteredClient
 from workers.providers.base import ProviderClient
 from workers.providers.registry import make_client
@@ -168,6 +169,9 @@ class Runner:
                     "attempts": attempt + 1,
                 },
             )
+        except Deferred as deferred:
+            self._defer(job, deferred)
+            return "deferred"
         except ProviderError as exc:
             if exc.retryable:
                 self._retry_or_give_up(task, job, exc, attempt)  # raises Retry unless it gives up
@@ -196,6 +200,15 @@ class Runner:
             "%s finished: %s", job.tool, "error " + (outcome.error_code or "") if outcome.is_error else "ok"
         )
         return "error" if outcome.is_error else "ok"
+
+    def _defer(self, job: Job, deferred: Deferred) -> None:
+        """The call goes on in sub-tasks (``workers.deferral``): give its slot and claim up."""
+        self.claims.released(job.call_id)  # stop refreshing it before the script deletes it
+        ttl = self.settings.exai_result_ttl_s
+        done = deferral.defer(self.redis, job, self.claims.owner, deferred.total, ttl)
+        if done and self.celery is not None:
+            deferral.continue_call(self.celery, job)  # every sub-task finished before we deferred
+        log.info("%s waits for %d sub-tasks without holding a slot", job.tool, deferred.total)
 
     def _progress_publisher(self, job: Job) -> ProgressSink:
         def publish(value: float, total: float | None, message: str | None, text: str | None = None) -> None:
