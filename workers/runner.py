@@ -72,8 +72,10 @@ class Runner:
         listener: CancelListener,
         providers: Callable[[str], ProviderClient],
         claims: Claims | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self.clock = clock  # Unix time, for call deadlines
         self.redis = client
         self.listener = listener
         self.providers = providers
@@ -120,8 +122,8 @@ class Runner:
             log.info("call %s was cancelled before it started", job.call_id)
             self._finish(job, _error(job, CallCancelled("the call was cancelled by the client")))
             return "cancelled"
-        if job.remaining() <= 0:
-            waited = time.time() - job.created_at
+        if job.remaining(self.clock()) <= 0:
+            waited = self.clock() - job.created_at
             error = DeadlineExceeded(
                 f"the call waited {waited:.0f} s for a worker, past its "
                 f"{self.settings.exai_call_timeout_s:.0f} s deadline (EXAI_CALL_TIMEOUT_S): "
@@ -240,7 +242,7 @@ class Runner:
                 job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED")
             )
             return
-        if delay >= job.remaining():
+        if delay >= job.remaining(self.clock()):
             message = (
                 f"{exc.message}; no time left to retry before the call's deadline "
                 f"(EXAI_CALL_TIMEOUT_S={self.settings.exai_call_timeout_s:.0f})"
