@@ -142,7 +142,7 @@ class Settings(BaseSettings):
     exai_task_poll_interval_s: Seconds = 1.0  # pollInterval suggested to task clients
     # A worker beats every third of this; once it is silent this long, a live worker hands the
     # messages it held back to their queues and takes over its calls' claims.
-    exai_consumer_heartbeat_s: Annotated[float, Field(ge=0.5)] = 3.0
+    exai_consumer_heartbeat_s: Annotated[float, Field(ge=0.5)] = 3.0  # silent this long: calls go elsewhere
     # A running call's claim lapses this long after its worker stopped refreshing it (a claim of a
     # worker whose heartbeat lapsed is taken over at once).
     exai_claim_ttl_s: Annotated[float, Field(ge=1)] = 15.0
