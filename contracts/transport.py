@@ -47,10 +47,12 @@ import time
 from collections.abc import Callable, Iterable
 from queue import Empty
 from typing import Any
+from urllib.parse import quote
 
 import redis
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
+from kombu.utils.url import as_url
 
 from contracts.names import (
     CONSUMER_QUEUES_PREFIX,
@@ -505,4 +507,26 @@ class Transport(_RedisTransport):  # type: ignore[misc]  # kombu is untyped
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cycle = Poller()  # every channel of this connection shares it, as with kombu's
+        # kombu parses the URL for this transport (the class says it cannot), then asks this
+        # instance to write it back: as redis://, which Flower's broker page and logs expect,
+        # rather than under this class's import path.
+        self.can_parse_url = True
+
+    def as_uri(self, uri: str, include_password: bool = False, mask: str = "**") -> str:
+        client = self.client
+        password = client.password
+        if callable(password):
+            password = password()
+        return str(
+            as_url(
+                "rediss" if client.ssl else "redis",
+                client.hostname,
+                client.port,
+                client.userid,
+                password,
+                quote(str(client.virtual_host or "")),
+                sanitize=not include_password,
+                mask=mask,
+            )
+        )
 

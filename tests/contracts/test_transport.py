@@ -214,3 +214,11 @@ def test_a_channel_builds_its_redis_client_once_until_its_pool_changes(server: L
         assert channel._create_client(asynchronous=True) is not first  # the blocking one stays apart
         channel._disconnect_pools()
         assert channel._create_client() is not first
+
+
+def test_the_connection_writes_its_url_back_as_redis_with_the_password_masked(server: LocalRedis) -> None:
+    """Flower picks its broker page by the URL's scheme: redis://, not this transport's import path."""
+    url = f"redis://:s3cret@127.0.0.1:{server.port}/3"
+    with Connection(url, transport=TRANSPORT) as connection:
+        assert connection.as_uri() == f"redis://:**@127.0.0.1:{server.port}/3"
+        assert connection.as_uri(include_password=True) == url
