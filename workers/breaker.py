@@ -56,9 +56,9 @@ return {0, '0'}
 # is already closed with no failures is left alone: most calls succeed, and each would write.
 _SUCCESS = """
 for i, key in ipairs(KEYS) do
-  local state = redis.call('HGET', key, 'state')
-  if (state and (state ~= 'closed' or redis.call('HGET', key, 'failures') ~= '0'))
-     or ((not state) and ARGV[i] ~= '1') then
+  local fields = redis.call('HMGET', key, 'state', 'failures')
+  local state = fields[1]
+  if (state and (state ~= 'closed' or fields[2] ~= '0')) or ((not state) and ARGV[i] ~= '1') then
     redis.call('HSET', key, 'state', 'closed', 'failures', 0, 'probe_until', 0)
   end
 end
