@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-tools run test test-fast lint bench clean
+.PHONY: install system-tools run test test-fast lint bench bench-venv-mcp2 bench-protocol clean
 
 install: $(STAMP) .venv-exporter/.installed tests/conformance/node_modules/.installed
 
@@ -58,5 +58,21 @@ lint: install
 bench: install
 	$(BIN)/python -m bench
 
+# mcp 2.x from PyPI in a venv of its own: the main venv holds mcp 1.x, whose WebSocket client the
+# tests drive. Only the protocol benchmark uses it (bench/protocol_mcp2.py runs there).
+MCP2_VENV := .venv-bench/mcp2
+MCP2_PIN  := mcp==2.3.0
+
+$(MCP2_VENV)/.installed:
+	test -x $(MCP2_VENV)/bin/python || $(PYTHON) -m venv $(MCP2_VENV)
+	$(MCP2_VENV)/bin/python -m pip install --quiet "$(MCP2_PIN)"
+	touch $@
+
+bench-venv-mcp2: $(MCP2_VENV)/.installed
+
+## CPU and memory per call of this project's protocol layer and of mcp 2.x's (docs/architecture.md).
+bench-protocol: install bench-venv-mcp2
+	$(BIN)/python -m bench.protocol_base
+
 clean:
-	rm -rf $(VENV) .venv-exporter .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .venv-exporter .venv-bench .pytest_cache .mypy_cache .ruff_cache *.egg-info

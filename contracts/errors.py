@@ -84,6 +84,12 @@ class ProviderError(ExaiError):
         return self.kind in RETRYABLE_KINDS
 
 
+class CallSetAside(ExaiError):
+    """Raised when a call stopped too many workers (each crashed or hung running it) to be run again."""
+
+    code = "SET_ASIDE"
+
+
 class ProviderNotConfigured(ExaiError):
     """Raised when a call needs a provider whose API key is not set."""
 

@@ -64,6 +64,8 @@ def gateway_heartbeat_key(gateway_id: str) -> str:
 
 # Conversation threads and consensus sub-calls (workers only).
 THREAD_KEY = PREFIX + "thread:{thread_id}"  # JSON thread, TTL refreshed on every turn
+# Sorted set of the calls that reserved a thread's next turn pair, scored by their deadline (ms).
+THREAD_RESERVATIONS_KEY = PREFIX + "thread-reservations:{thread_id}"
 CONSULT_TASK = "exai.consult"  # one model's opinion for a consensus call
 CONSULT_RESULT_KEY = PREFIX + "consult:{sub_id}"  # JSON outcome of one consult, kept result_ttl
 CONSULT_DONE_KEY = PREFIX + "consult-done:{call_id}"  # set of the call's finished sub ids
@@ -74,6 +76,10 @@ SUPABASE_TASK = "exai.supabase.write"
 
 def thread_key(thread_id: str) -> str:
     return THREAD_KEY.format(thread_id=thread_id)
+
+
+def thread_reservations_key(thread_id: str) -> str:
+    return THREAD_RESERVATIONS_KEY.format(thread_id=thread_id)
 
 
 def consult_result_key(sub_id: str) -> str:
@@ -93,6 +99,10 @@ DONE_CHANNEL = PREFIX + "done"  # every finished call id, for gateways waiting o
 TASK_KEY = PREFIX + "task:{task_id}"  # JSON task record (owner, tool, created, ttl), kept for its ttl
 TASK_INDEX_KEY = PREFIX + "tasks:{owner}"  # sorted set of one client's task ids by creation time
 CLAIM_KEY = PREFIX + "claim:{call_id}"  # the worker running a call; lapses when that worker dies
+# Hash: the worker that last took the call's claim (runner) and how often the call was taken over
+# after its runner's claim lapsed (handovers); dropped with the outcome's storing, else expires
+# after the outcome's ttl.
+HANDOVER_KEY = PREFIX + "handovers:{call_id}"
 # The queue protocol (contracts.transport): each consumer's delivered, unacknowledged messages.
 CONSUMERS_KEY = PREFIX + "consumers"  # sorted set: consumer -> when its heartbeat lapses (ms)
 GONE_CONSUMERS_KEY = PREFIX + "consumers-gone"  # sorted set: recovered consumer -> when (ms)
@@ -112,6 +122,10 @@ def task_index_key(owner: str) -> str:
 
 def claim_key(call_id: str) -> str:
     return CLAIM_KEY.format(call_id=call_id)
+
+
+def handover_key(call_id: str) -> str:
+    return HANDOVER_KEY.format(call_id=call_id)
 
 
 def inflight_key(consumer: str, queue: str) -> str:

@@ -9,14 +9,17 @@ variable.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts import local_token
 from contracts.errors import ConfigError
 from contracts.models import DEFAULT_MODELS, PROVIDERS, ModelInfo, parse_model_list
+from contracts.origins import LOOPBACK_HOSTS, OriginPolicy, parse_allowed
 
 Port = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port (the chosen one is logged)
 Seconds = Annotated[float, Field(gt=0)]
@@ -44,6 +47,23 @@ class Settings(BaseSettings):
 
     # --- secrets ----------------------------------------------------------------------------
     exai_ws_token: SecretStr | None = None
+
+    # --- who may use the fronts (WebSocket, Streamable HTTP, dashboard) ----------------------
+    exai_auth: Literal["token", "none"] = Field(
+        default="token",
+        description="`token`: a client token is always required (none configured: the local token "
+        "file's, see Settings.gateway_tokens()); `none`: no authentication at all, an explicit choice.",
+    )
+    exai_ws_token_file: str | None = Field(
+        default=None,
+        description="The local token file `exai up` and the gateway make and local clients read; unset: "
+        "`$XDG_CONFIG_HOME/exai-mcp/ws-token`, else `~/.config/exai-mcp/ws-token`.",
+    )
+    exai_allowed_origins: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EXAI_ALLOWED_ORIGINS", "EXAI_HTTP_ALLOWED_ORIGINS"),
+        description="Browser origins every front answers besides localhost (`https://app.example.com,…`).",
+    )
     kimi_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KIMI_API_KEY", "MOONSHOT_API_KEY")
     )
@@ -83,7 +103,6 @@ class Settings(BaseSettings):
     # --- other front doors: Streamable HTTP, the old daemon's protocol, the stdio bridge ------
     exai_http_port: Port = 8078  # MCP Streamable HTTP (/mcp), served by the gateway process
     exai_http_session_idle_s: Seconds = 3600.0  # an HTTP session unused this long is ended
-    exai_http_allowed_origins: str | None = None  # "https://a,https://b"; localhost always allowed
     exai_legacy_hello_timeout_s: Seconds = 15.0  # old protocol: first frame must be hello by then
     exai_ws_url: str | None = None  # where `exai stdio` / `exai call` reach the gateway
     exai_stdio_reconnect_base_s: Seconds = 0.5  # bridge reconnects: exponential backoff, full jitter
@@ -130,6 +149,7 @@ class Settings(BaseSettings):
     exai_health_timeout_s: Seconds = 2.0  # each dependency probe
     exai_health_queue_backlog: Annotated[int, Field(ge=1)] = 1000  # waiting calls: degraded above
     exai_health_queue_age_s: Seconds = 120.0  # oldest waiting call: degraded above
+    exai_health_set_aside_window_s: Seconds = 900.0  # health degraded this long after a call set aside
     exai_memory_warn_percent: Annotated[float, Field(gt=0, le=100)] = 80.0
     exai_memory_critical_percent: Annotated[float, Field(gt=0, le=100)] = 90.0
     exai_disk_degraded_percent: Annotated[float, Field(gt=0, le=100)] = 85.0
@@ -146,6 +166,13 @@ class Settings(BaseSettings):
     # A running call's claim lapses this long after its worker stopped refreshing it (a claim of a
     # worker whose heartbeat lapsed is taken over at once).
     exai_claim_ttl_s: Annotated[float, Field(ge=1)] = 15.0
+    exai_call_max_handovers: int = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="Times a call whose worker died or hung running it is handed to another worker; "
+        "the next worker answers it with a SET_ASIDE error instead of running it.",
+    )
 
     # --- circuit breakers (state shared by all workers in Redis) -----------------------------
     exai_breaker_failure_threshold: Annotated[int, Field(ge=1, le=1000)] = 5  # consecutive transient
@@ -172,6 +199,8 @@ class Settings(BaseSettings):
     exai_file_max_bytes: Annotated[int, Field(ge=1)] = 1_000_000  # one file
     exai_files_max_total_bytes: Annotated[int, Field(ge=1)] = 2_000_000  # all files of one call
     exai_image_max_bytes: Annotated[int, Field(ge=1)] = 5_000_000  # one image, decoded
+    # The secret-file list (workers/secret_files.py) is matched against every file and directory name.
+    exai_file_allow_patterns: str | None = None  # names let through the secret-file list: ".github,*.pub"
 
     # --- model routing and tool behaviour ----------------------------------------------------
     # Chains of models tried in order for `auto`, by what the tool needs ("name,name,…"); unset:
@@ -238,6 +267,23 @@ class Settings(BaseSettings):
             parse_client_tokens(value.get_secret_value())
         return value
 
+    @field_validator("exai_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str | None) -> str | None:
+        parse_allowed(value)
+        return value
+
+    @field_validator("exai_file_allow_patterns")
+    @classmethod
+    def _allow_patterns(cls, value: str | None) -> str | None:
+        for pattern in (p.strip() for p in (value or "").split(",")):
+            if "/" in pattern:
+                raise ValueError(
+                    f"{pattern!r}: patterns match one file or directory name, not a path "
+                    "(write '.github', not '.github/workflows')"
+                )
+        return value
+
     @field_validator("exai_providers")
     @classmethod
     def _providers(cls, value: str) -> str:
@@ -269,6 +315,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{provider.upper()}_DEFAULT_MODEL: {default!r} is not in {provider.upper()}_MODELS"
                 )
+        if self.exai_auth == "none" and self.client_tokens():
+            raise ValueError(
+                "EXAI_AUTH=none turns authentication off, yet EXAI_WS_TOKEN or EXAI_WS_TOKENS is set; "
+                "unset one of them"
+            )
         if (
             self.exai_visibility_timeout_s is not None
             and self.exai_visibility_timeout_s <= self.exai_call_timeout_s
@@ -311,6 +362,33 @@ class Settings(BaseSettings):
         if self.exai_ws_token is not None:
             tokens.setdefault("default", self.exai_ws_token.get_secret_value())
         return tokens
+
+    def gateway_tokens(self) -> dict[str, str]:
+        """Client name → token, as the gateway accepts them: EXAI_WS_TOKENS / EXAI_WS_TOKEN; else, with
+        EXAI_AUTH=token, the local token file's (made when missing) as "default"; EXAI_AUTH=none: none."""
+        if self.uses_token_file():
+            return {"default": local_token.ensure(self.token_file())}
+        return self.client_tokens()
+
+    def uses_token_file(self) -> bool:
+        """Whether the gateway's token is the local token file's: EXAI_AUTH=token and none configured."""
+        return self.exai_auth == "token" and not self.client_tokens()
+
+    def token_file(self) -> Path:
+        if self.exai_ws_token_file:
+            return Path(self.exai_ws_token_file).expanduser()
+        return local_token.default_path()
+
+    def client_token(self, url: str) -> str | None:
+        """The token `exai call`, `exai task` and `exai stdio` send: EXAI_WS_TOKEN, else the local
+        token file's, but only to a gateway on this machine (it must not travel anywhere else)."""
+        if self.exai_ws_token is not None:
+            return self.exai_ws_token.get_secret_value()
+        host = urlparse(url).hostname
+        return local_token.read(self.token_file()) if host in LOOPBACK_HOSTS else None
+
+    def origin_policy(self) -> OriginPolicy:
+        return OriginPolicy.from_text(self.exai_allowed_origins)
 
     def secrets(self) -> list[str]:
         """Every secret value set, so logs and responses can be checked for leaks."""

@@ -52,7 +52,7 @@ def run_consult(task: Task, payload: dict[str, Any], deps: Any) -> str:
         if deps.redis.exists(consult_result_key(sub_id)):
             _finished(deps, parent, sub_id, payload["total"])  # its first run may have died before this
             return "duplicate"
-        if not deps.claims.begin(sub_id).claimed:
+        if not deps.claims.begin(sub_id, deps.settings.exai_result_ttl_s).claimed:
             log.info("consult %s is running on another worker; leaving it there", sub_id)
             return "duplicate"
         try:
