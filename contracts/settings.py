@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     exai_progress_interval_s: Seconds = 5.0  # heartbeat to clients on long calls
     exai_progress_min_interval_s: Annotated[float, Field(ge=0)] = 0.02  # worker progress throttle
     exai_result_ttl_s: Annotated[int, Field(ge=60)] = 3600
+    # Only kombu's own transport (Sentinel URLs) redelivers by visibility timeout; redis:// queues
+    # are recovered by consumer heartbeat (EXAI_CONSUMER_HEARTBEAT_S).
     exai_visibility_timeout_s: Seconds | None = None  # default: call timeout + 300 s
 
     # --- provider HTTP and retries ----------------------------------------------------------
