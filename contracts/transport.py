@@ -319,7 +319,8 @@ class Channel(_RedisChannel):  # type: ignore[misc]  # kombu is untyped
         consumer (before a reconnect, or a process with the same name before a restart) held."""
         inflight = inflight_key(self.consumer, queue)
         client = self._create_client()
-        keep = [raw for raw in client.lrange(inflight, 0, -1) if self._still_running(raw)]
+        mine = {raw for raw, _ in self._held.values()}  # consumed again on this channel: still held
+        keep = [raw for raw in client.lrange(inflight, 0, -1) if raw in mine or self._still_running(raw)]
         expiry = int((time.time() + self.consumer_heartbeat_s) * 1000)
         moved = self._adopt(
             keys=[CONSUMERS_KEY, CONSUMER_QUEUES_PREFIX + self.consumer, inflight, queue],
@@ -445,22 +446,25 @@ class Channel(_RedisChannel):  # type: ignore[misc]  # kombu is untyped
 
 
 class Poller(_RedisPoller):  # type: ignore[misc]  # kombu is untyped
-    """kombu's poller, plus a pipe an acknowledgement writes to so a saturated consumer wakes."""
+    """kombu's poller, plus a pipe an acknowledgement writes to so a saturated consumer wakes.
+
+    The pipe exists only while some channel of this connection consumes; :meth:`close` closes it
+    and forgets its descriptors, so nothing ever writes to a number the process has reused.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_read, False)
-        os.set_blocking(self._wake_write, False)
+        self._pipe: tuple[int, int] | None = None  # (read end, write end)
         self._registered_in: Any = None
         self._hub = False  # an event loop watches fds itself (see on_poll_init)
         self._saturated = False
 
     def wake(self) -> None:
-        if self._saturated:
+        pipe = self._pipe
+        if pipe is not None and self._saturated:
             self._saturated = False
-            with contextlib.suppress(BlockingIOError, OSError):
-                os.write(self._wake_write, b"!")
+            with contextlib.suppress(OSError):
+                os.write(pipe[1], b"!")
 
     def on_poll_init(self, poller: Any) -> Any:
         self._hub = True  # Celery's event loop: it registers ``fds`` (the pipe among them) itself
@@ -468,37 +472,53 @@ class Poller(_RedisPoller):  # type: ignore[misc]  # kombu is untyped
 
     def on_poll_start(self) -> None:
         super().on_poll_start()
-        if not self._hub and self._registered_in is not self.poller:
-            self.poller.register(self._wake_read, self.eventflags)
+        consuming = [c for c in self._channels if c.active_queues]
+        if consuming and self._pipe is None:
+            read, write = os.pipe()
+            os.set_blocking(read, False)
+            os.set_blocking(write, False)
+            self._pipe = (read, write)
+        if self._pipe is not None and not self._hub and self._registered_in is not self.poller:
+            self.poller.register(self._pipe[0], self.eventflags)
             self._registered_in = self.poller
-        self._saturated = any(c.active_queues and not c.qos.can_consume() for c in self._channels)
+        self._saturated = any(not c.qos.can_consume() for c in consuming)
+
+    def _is_wake(self, fileno: int) -> bool:
+        return self._pipe is not None and fileno == self._pipe[0]
 
     def _drain_wake(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            while os.read(self._wake_read, 512):
-                pass
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):
+                while os.read(self._pipe[0], 512):
+                    pass
 
     def on_readable(self, fileno: int) -> Any:
-        if fileno == self._wake_read:
+        if self._is_wake(fileno):
             return self._drain_wake()
         return super().on_readable(fileno)
 
     def handle_event(self, fileno: int, event: int) -> Any:
-        if fileno == self._wake_read:
+        if self._is_wake(fileno):
             return self._drain_wake()  # the next poll sends BLMOVE for the freed slot
         return super().handle_event(fileno, event)
 
     @property
     def fds(self) -> dict[int, Any]:
         fds: dict[int, Any] = super().fds
-        fds[self._wake_read] = None
+        if self._pipe is not None:
+            fds[self._pipe[0]] = None
         return fds
 
     def close(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.poller.unregister(pipe[0])
+            for fd in pipe:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._registered_in = None
         super().close()
-        for fd in (self._wake_read, self._wake_write):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 class Transport(_RedisTransport):  # type: ignore[misc]  # kombu is untyped
