@@ -191,7 +191,7 @@ class Claims:
     def start(self) -> None:
         """Refresh this worker's claims in the background, three times per claim lifetime."""
         with self._lock:
-            if self._thread is not None:
+            if self._thread is not None and self._thread.is_alive():  # none survives a fork
                 return
             self._thread = threading.Thread(target=self._run, name="exai-claims", daemon=True)
         self._thread.start()

@@ -13,7 +13,13 @@ from typing import Any
 
 import redis
 from celery import Celery, Task
-from celery.signals import after_setup_logger, setup_logging, task_revoked, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    setup_logging,
+    task_revoked,
+    worker_process_init,
+    worker_ready,
+)
 
 from contracts import tracing
 from contracts.logs import configure_logging, install_filter
@@ -94,6 +100,15 @@ def build(settings: Settings) -> tuple[Celery, Runner]:
         )
     )
     _connect_signals(settings, runner)
+
+    @worker_process_init.connect(weak=False)
+    def _child_services(**_: Any) -> None:
+        # A prefork child runs the tasks, so it holds the claims, leases and cancel tokens of its
+        # calls: it needs its own threads for them (none survives the fork).
+        claims.start()
+        leases.start()
+        listener.start()
+
     return app, runner
 
 
@@ -138,5 +153,5 @@ def _connect_signals(settings: Settings, runner: Runner) -> None:
 
 
 _settings = load_settings()
-app, _runner = build(_settings)
+app = build(_settings)[0]
 tracing.setup(_settings, "exai-worker")
