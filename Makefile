@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-tools run test test-fast lint bench bench-venv-mcp2 bench-protocol clean
+.PHONY: install system-tools run test test-fast lint bench bench-venv-mcp2 bench-protocol bench-peers clean
 
 install: $(STAMP) .venv-exporter/.installed tests/conformance/node_modules/.installed
 
@@ -73,6 +73,22 @@ bench-venv-mcp2: $(MCP2_VENV)/.installed
 ## CPU and memory per call of this project's protocol layer and of mcp 2.x's (docs/architecture.md).
 bench-protocol: install bench-venv-mcp2
 	$(BIN)/python -m bench.protocol_base
+
+# The peers of the peer benchmark, each from PyPI into its own environment (bench/peers/venvs.py
+# names the same requirements): FastMCP 4 with its Docket tasks, and pal-mcp-server.
+.venv-bench/fastmcp/.installed:
+	test -x .venv-bench/fastmcp/bin/python || $(PYTHON) -m venv .venv-bench/fastmcp
+	.venv-bench/fastmcp/bin/python -m pip install --quiet "fastmcp[tasks]>=4,<5"
+	touch $@
+
+.venv-bench/pal/.installed:
+	test -x .venv-bench/pal/bin/python || $(PYTHON) -m venv .venv-bench/pal
+	.venv-bench/pal/bin/python -m pip install --quiet "pal-mcp-server>=11.8,<11.9"
+	touch $@
+
+## This project beside FastMCP 4 (stdio, HTTP, + Docket) and pal-mcp-server; writes docs/benchmarks/peers.*
+bench-peers: install .venv-bench/fastmcp/.installed .venv-bench/pal/.installed
+	$(BIN)/python -m bench.peers
 
 clean:
 	rm -rf $(VENV) .venv-exporter .venv-bench .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -112,5 +112,6 @@ KIND_QUOTA = "quota"
 KIND_AUTH = "auth"
 KIND_CONTENT = "content_filter"
 KIND_BAD_REQUEST = "bad_request"
+KIND_TLS = "tls"  # the provider's certificate could not be verified: a trust setting, not a blip
 
 RETRYABLE_KINDS = frozenset({KIND_RATE_LIMIT, KIND_OVERLOADED, KIND_SERVER, KIND_NETWORK, KIND_TIMEOUT})

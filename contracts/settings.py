@@ -121,6 +121,13 @@ class Settings(BaseSettings):
     # --- provider HTTP and retries ----------------------------------------------------------
     exai_provider_connect_timeout_s: Seconds = 10.0
     exai_provider_read_timeout_s: Seconds = 120.0  # silence allowed between two bytes of a reply
+    exai_provider_ca_file: str | None = Field(
+        default=None,
+        description="PEM bundle of extra CAs trusted for provider HTTPS, on top of certifi's (a private "
+        "CA, a TLS-inspecting proxy, the emulator's --tls CA); verification is never turned off",
+    )
+    exai_provider_keepalive_s: Annotated[float, Field(ge=0)] = 30.0  # idle connection kept for reuse; 0: none
+    exai_provider_keepalive_max: Annotated[int, Field(ge=0)] = 1024  # idle connections kept, per provider
     exai_max_retries: Annotated[int, Field(ge=0, le=50)] = 5
     exai_retry_backoff_base_s: Seconds = 1.0
     exai_retry_backoff_max_s: Seconds = 30.0
@@ -246,6 +253,13 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("exai_provider_ca_file")
+    @classmethod
+    def _readable_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"must be a readable PEM file of CA certificates; {value!r} is not a file")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -144,3 +144,19 @@ def test_a_wrong_token_or_another_scheme_is_refused(guarded: str) -> None:
         answer = httpx.get(guarded + "state", headers={"Authorization": header}, timeout=WAIT)
         assert answer.status_code == 401, header
     assert httpx.get(f"{guarded}state?token={DASHBOARD_TOKEN}", timeout=WAIT).status_code == 200
+
+
+@pytest.mark.parametrize("port", ["health", "metrics"])
+def test_health_and_metrics_refuse_a_foreign_page_and_a_rebinding_host(stack: Stack, port: str) -> None:
+    """Health and metrics answer scrapers, loopback pages and listed origins; a foreign Origin or,
+    on a loopback monitor, a Host naming another machine gets 403."""
+    url = stack.monitor_urls[port]
+    live = url if port == "metrics" else url.replace("/health", "/livez")
+    assert httpx.get(live, timeout=WAIT).status_code == 200
+    assert httpx.get(live, headers={"Origin": APP}, timeout=WAIT).status_code == 200
+    foreign = httpx.get(live, headers={"Origin": EVIL}, timeout=WAIT)
+    assert foreign.status_code == 403
+    assert "evil" not in foreign.text
+    address = urlsplit(live)
+    rebinding = httpx.get(live, headers={"Host": f"evil.example.com:{address.port}"}, timeout=WAIT)
+    assert rebinding.status_code == 403

@@ -133,7 +133,7 @@ def running_stack(
             dict(os.environ),
             directory / "emulator.log",
         )
-        match = emulator.start(r"emulator listening on (http://[\d.]+:\d+)", timeout=30)
+        match = emulator.start(r"emulator listening on (https?://[\d.]+:\d+)", timeout=30)
         stack.callback(emulator.stop)
         base = match.group(1)
         env = {
