@@ -5,7 +5,7 @@
 transport, its Streamable HTTP app under uvicorn), both handling ``tools/call`` and ``tools/list``
 on the same fake backend (``bench/fake_broker.py``: no Redis, no Celery; each call's reply is
 decoded and resolves its future from the event loop, as the gateway's reply listener does). The
-``mcp`` 2.x half runs in ``.venv-bench/mcp2`` (``make bench-venv-mcp2``) as subprocesses. Rounds
+``mcp`` 2.x half runs in ``.venv-mcp2`` (``make bench-venv-mcp2``) as subprocesses. Rounds
 alternate between the two halves; each figure is the median round. Writes
 ``docs/benchmarks/protocol_base.json`` and prints the tables quoted in ``docs/architecture.md``.
 """
@@ -26,7 +26,7 @@ from bench import http_load, protocol_current
 from bench.protocol_measure import backend_only, best_of
 
 ROOT = Path(__file__).resolve().parent.parent
-MCP2_PYTHON = ROOT / ".venv-bench" / "mcp2" / "bin" / "python"
+MCP2_PYTHON = ROOT / ".venv-mcp2" / "bin" / "python"
 SUBPROCESS_TIMEOUT_S = 1800.0
 
 

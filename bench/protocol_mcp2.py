@@ -1,7 +1,7 @@
 """The ``mcp`` 2.x half of the protocol benchmark; runs only in its own venv (``make bench-venv-mcp2``).
 
 The main venv holds ``mcp`` 1.x (the tests drive its WebSocket client), so ``bench/protocol_base.py``
-starts this module with ``.venv-bench/mcp2/bin/python`` and this checkout on ``PYTHONPATH``. The
+starts this module with ``.venv-mcp2/bin/python`` and this checkout on ``PYTHONPATH``. The
 server is ``mcp.server.lowlevel.Server`` (the SDK's dual-era kernel: dispatcher, runner, middleware,
 per-version validation) with handlers doing what ``gateway.session.Session`` does for a call —
 catalog lookup, argument validation, job, task record, submit, await the reply future, the same

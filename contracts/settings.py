@@ -105,10 +105,6 @@ class Settings(BaseSettings):
     exai_gateway_redis_max_connections: Annotated[int, Field(ge=2)] = 64  # the gateway's Redis pool
     exai_redis_pool_timeout_s: Seconds = 10.0
     exai_result_sweep_s: Seconds = 2.0  # how often the gateway re-reads results it may have missed
-    # A call whose queue message Redis lost (a restart between a worker's BRPOP and its reply)
-    # and that is missing at two checks in a row is sent again.
-    exai_lost_call_check_s: Seconds = 20.0  # how often the gateway looks for calls Redis lost
-    exai_lost_call_scan_max: Annotated[int, Field(ge=0)] = 20_000  # messages a check reads at most
 
     # --- other front doors: Streamable HTTP, the old daemon's protocol, the stdio bridge ------
     exai_http_port: Port = 8078  # MCP Streamable HTTP (/mcp), served by the gateway process
@@ -124,6 +120,8 @@ class Settings(BaseSettings):
     exai_progress_interval_s: Seconds = 5.0  # heartbeat to clients on long calls
     exai_progress_min_interval_s: Annotated[float, Field(ge=0)] = 0.02  # worker progress throttle
     exai_result_ttl_s: Annotated[int, Field(ge=60)] = 3600
+    # Only kombu's own transport (Sentinel URLs) redelivers by visibility timeout; redis:// queues
+    # are recovered by consumer heartbeat (EXAI_CONSUMER_HEARTBEAT_S).
     exai_visibility_timeout_s: Seconds | None = None  # default: call timeout + 300 s
 
     # --- provider HTTP and retries ----------------------------------------------------------
@@ -177,11 +175,12 @@ class Settings(BaseSettings):
     # --- durable calls (MCP tasks) and crash recovery ----------------------------------------
     exai_tasks_page_size: Annotated[int, Field(ge=1, le=1000)] = 100  # tasks per tasks/list page
     exai_task_poll_interval_s: Seconds = 1.0  # pollInterval suggested to task clients
-    # A running call's claim is refreshed by its worker; once a worker dies the claim lapses after
-    # this long and the call's queue message is handed to another worker (well before the
-    # visibility timeout, which stays the backstop).
+    # A worker beats every third of this; once it is silent this long, a live worker hands the
+    # messages it held back to their queues and takes over its calls' claims.
+    exai_consumer_heartbeat_s: Annotated[float, Field(ge=0.5)] = 3.0  # silent this long: calls go elsewhere
+    # A running call's claim lapses this long after its worker stopped refreshing it (a claim of a
+    # worker whose heartbeat lapsed is taken over at once).
     exai_claim_ttl_s: Annotated[float, Field(ge=1)] = 15.0
-    exai_reaper_interval_s: Seconds = 2.0  # how often workers look for calls of dead workers
     exai_call_max_handovers: int = Field(
         default=2,
         ge=0,
@@ -189,7 +188,6 @@ class Settings(BaseSettings):
         description="Times a call whose worker died or hung running it is handed to another worker; "
         "the next worker answers it with a SET_ASIDE error instead of running it.",
     )
-    exai_worker_intake_poll_s: Seconds = 0.05  # how soon a worker with every slot busy looks again
 
     # --- circuit breakers (state shared by all workers in Redis) -----------------------------
     exai_breaker_failure_threshold: Annotated[int, Field(ge=1, le=1000)] = 5  # consecutive transient

@@ -29,7 +29,6 @@ def _register(app: Celery, runner: Runner, name: str, function: ToolFunction) ->
     # shared=False: the task belongs to this app only (tests build several apps in one process)
     @app.task(name=task_name(name), bind=True, shared=False)
     def run_tool(self: Task, job: dict[str, Any]) -> str:
-        runner.listener.start()  # idempotent: the cancel listener starts with the first call
         return runner.run(self, job, function)
 
 

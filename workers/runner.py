@@ -30,11 +30,12 @@ from contracts.errors import CallCancelled, CallSetAside, DeadlineExceeded, Exai
 from contracts.job import Job, Outcome, ProgressEvent
 from contracts.logs import correlated
 from contracts.settings import Settings
-from workers import answers, outcomes, telemetry
+from workers import answers, deferral, outcomes, telemetry
 from workers.backoff import compute_backoff
 from workers.cancel_listener import CancelListener
 from workers.claims import Claims
 from workers.context import LogSink, ProgressSink, ToolContext
+from workers.deferral import Deferred
 from workers.metered import MeteredClient
 from workers.providers.base import ProviderClient
 from workers.providers.registry import make_client
@@ -79,8 +80,10 @@ class Runner:
         listener: CancelListener,
         providers: Callable[[str], ProviderClient],
         claims: Claims | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self.clock = clock  # Unix time, for call deadlines
         self.redis = client
         self.listener = listener
         self.providers = providers
@@ -150,8 +153,8 @@ class Runner:
         if handovers > self.settings.exai_call_max_handovers:
             self._set_aside(job, handovers)
             return "set_aside"
-        if job.remaining() <= 0:
-            waited = time.time() - job.created_at
+        if job.remaining(self.clock()) <= 0:
+            waited = self.clock() - job.created_at
             error = DeadlineExceeded(
                 f"the call waited {waited:.0f} s for a worker, past its "
                 f"{self.settings.exai_call_timeout_s:.0f} s deadline (EXAI_CALL_TIMEOUT_S): "
@@ -197,6 +200,9 @@ class Runner:
             outcome = answers.interim(job, need, attempt)
         except ProtocolFailure as failure:
             outcome = answers.protocol_error(job, failure, attempt + 1)
+        except Deferred as deferred:
+            self._defer(job, deferred)
+            return "deferred"
         except ProviderError as exc:
             if exc.retryable:
                 # Raises Retry (the settling writes wait for the retry's outcome) unless it gives up.
@@ -235,6 +241,15 @@ class Runner:
             "%s finished: %s", job.tool, "error " + (outcome.error_code or "") if outcome.is_error else "ok"
         )
         return "error" if outcome.is_error else "ok"
+
+    def _defer(self, job: Job, deferred: Deferred) -> None:
+        """The call goes on in sub-tasks (``workers.deferral``): give its slot and claim up."""
+        self.claims.released(job.call_id)  # stop refreshing it before the script deletes it
+        ttl = self.settings.exai_result_ttl_s
+        done = deferral.defer(self.redis, job, self.claims.owner, deferred.total, ttl)
+        if done and self.celery is not None:
+            deferral.continue_call(self.celery, job)  # every sub-task finished before we deferred
+        log.info("%s waits for %d sub-tasks without holding a slot", job.tool, deferred.total)
 
     def _set_aside(self, job: Job, stopped: int) -> None:
         """Answer a call that stopped ``stopped`` workers instead of letting it stop one more."""
@@ -299,7 +314,7 @@ class Runner:
                 job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED"), settle
             )
             return
-        if delay >= job.remaining():
+        if delay >= job.remaining(self.clock()):
             message = (
                 f"{exc.message}; no time left to retry before the call's deadline "
                 f"(EXAI_CALL_TIMEOUT_S={self.settings.exai_call_timeout_s:.0f})"

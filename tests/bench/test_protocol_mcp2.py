@@ -8,7 +8,7 @@ from bench.protocol_base import MCP2_PYTHON, mcp2_json
 
 pytestmark = pytest.mark.e2e  # starts the mcp 2.x half as a process of its own
 needs_venv = pytest.mark.skipif(
-    not MCP2_PYTHON.exists(), reason="no .venv-bench/mcp2: `make bench-venv-mcp2` makes it"
+    not MCP2_PYTHON.exists(), reason="no .venv-mcp2: `make install` (or `make bench-venv-mcp2`) makes it"
 )
 
 

@@ -30,15 +30,10 @@ BOUND_S = 60.0  # from the poison call's start to its answer
 DASHBOARD_TOKEN = "dashboard-token-for-poison-test"
 SETTINGS: dict[str, Any] = {
     "EXAI_CALL_MAX_HANDOVERS": str(MAX_HANDOVERS),
-    # Short claims so a dead worker's call comes back in seconds.
-    "EXAI_CLAIM_TTL_S": "2",
-    "EXAI_REAPER_INTERVAL_S": "0.5",
+    # A dead worker's call comes back once its consumer heartbeat lapses (3 s by default).
     "EXAI_CALL_TIMEOUT_S": "150",
     "EXAI_PROVIDER_READ_TIMEOUT_S": "120",  # the poison's provider answer never comes in time
     "EXAI_TELEMETRY_FLUSH_S": "0.2",
-    # An ordinary call a victim had just popped from the queue, before kombu recorded it as
-    # delivered, is lost with it (kombu's BRPOP window); the gateway's lost-call check resends it.
-    "EXAI_LOST_CALL_CHECK_S": "1",
     "EXAI_DASHBOARD_TOKEN": DASHBOARD_TOKEN,
 }
 

@@ -1,9 +1,7 @@
-"""Call claims and the reaper: a dead worker's calls go back to the queue, a live one's stay put."""
+"""Call claims: a call runs on one live worker at a time; a dead worker's claims are taken over."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,18 +9,16 @@ import redis
 
 from contracts.job import Outcome
 from contracts.names import (
-    TOOL_QUEUE,
-    UNACKED_INDEX_KEY,
-    UNACKED_KEY,
+    CONSUMERS_KEY,
     cancel_key,
     claim_key,
     handover_key,
     result_key,
 )
+from contracts.transport import Consumers
 from tests.workers.redis_fixture import redis_client
 from workers import outcomes
 from workers.claims import Claims, worker_identity
-from workers.reaper import Reaper
 
 __all__ = ["redis_client"]
 
@@ -33,13 +29,6 @@ KEEP_S = 60  # how long a call's handover count is kept (its outcome's ttl in th
 def client(redis_client: redis.Redis) -> Iterator[redis.Redis]:
     redis_client.flushdb()
     yield redis_client
-
-
-def deliver(client: redis.Redis, tag: str, call_id: str, at: float) -> None:
-    """What kombu writes when it hands a message to a worker with late acks."""
-    payload = {"headers": {"id": call_id, "task": "exai.tool.chat"}, "body": "e30="}
-    client.hset(UNACKED_KEY, tag, json.dumps([payload, TOOL_QUEUE, TOOL_QUEUE]))
-    client.zadd(UNACKED_INDEX_KEY, {tag: at})
 
 
 def test_a_claimed_call_cannot_be_claimed_by_another_worker(client: redis.Redis) -> None:
@@ -60,28 +49,37 @@ def test_a_claim_parked_for_a_retry_can_be_taken_by_any_worker(client: redis.Red
     assert second.begin("c2", KEEP_S).claimed
 
 
-def test_the_reaper_requeues_an_old_unclaimed_message_only(client: redis.Redis) -> None:
-    """Unclaimed and older than the claim ttl: requeued. Claimed, or just delivered: left alone."""
-    Claims(client, 15, owner="alive").begin("running", KEEP_S)
-    old = time.time() - 60
-    deliver(client, "t-dead", "orphan", old)
-    deliver(client, "t-alive", "running", old)
-    deliver(client, "t-new", "fresh", time.time())
-    reaper = Reaper(client, claim_ttl_s=15, interval_s=1, owner="w1")
-    assert reaper.run_once() == ["orphan"]
-    queued = [json.loads(m) for m in client.lrange(TOOL_QUEUE, 0, -1)]
-    assert [m["headers"]["id"] for m in queued] == ["orphan"]
-    assert queued[0]["headers"]["redelivered"] is True
-    assert client.hexists(UNACKED_KEY, "t-dead") is False
-    assert client.hexists(UNACKED_KEY, "t-alive") and client.hexists(UNACKED_KEY, "t-new")
+def test_a_claim_of_a_worker_whose_heartbeat_lapsed_is_taken_over_at_once(client: redis.Redis) -> None:
+    """The transport's heartbeat decides: a live holder keeps its claim, a lapsed one loses it, and
+    the takeover counts as a handover."""
+    now = [1000.0]
+    consumers = Consumers(client, 3, remember_s=30, clock=lambda: now[0])
+    consumers.beat("w1")
+    assert Claims(client, 15, owner="w1", clock=lambda: now[0]).begin("c3", KEEP_S).claimed
+    second = Claims(client, 15, owner="w2", clock=lambda: now[0])
+    now[0] += 2.9
+    assert not second.begin("c3", KEEP_S).claimed  # w1 beat 2.9 s ago: alive
+    now[0] += 0.2
+    taken = second.begin("c3", KEEP_S)  # 3.1 s: its heartbeat lapsed
+    assert taken.claimed and taken.handovers == 1
+    assert client.get(claim_key("c3")) == b"w2"
 
 
-def test_only_one_reaper_runs_at_a_time(client: redis.Redis) -> None:
-    """The short lock keeps two workers from requeueing the same message twice."""
-    deliver(client, "t1", "orphan-1", time.time() - 60)
-    Reaper(client, claim_ttl_s=15, interval_s=5, owner="w1").run_once()
-    deliver(client, "t2", "orphan-2", time.time() - 60)
-    assert Reaper(client, claim_ttl_s=15, interval_s=5, owner="w2").run_once() == []
+def test_a_claim_of_a_recovered_worker_is_free_and_of_an_unknown_one_waits_for_its_ttl(
+    client: redis.Redis,
+) -> None:
+    """Recovery remembers the consumers it handed back; a holder never seen keeps its claim."""
+    now = [1000.0]
+    consumers = Consumers(client, 3, remember_s=30, clock=lambda: now[0])
+    consumers.beat("gone")
+    Claims(client, 15, owner="gone").begin("c4", KEEP_S)
+    Claims(client, 15, owner="stranger").begin("c5", KEEP_S)
+    now[0] += 10
+    assert consumers.recover() == (1, 0)
+    assert client.zscore(CONSUMERS_KEY, "gone") is None
+    second = Claims(client, 15, owner="w2", clock=lambda: now[0])
+    assert second.begin("c4", KEEP_S).claimed
+    assert not second.begin("c5", KEEP_S).claimed
 
 
 def test_beginning_a_call_answers_finished_ones_and_reports_a_cancel(client: redis.Redis) -> None:
