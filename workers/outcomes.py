@@ -14,6 +14,8 @@ asks the client with server→client requests and enqueues that continuation job
 
 from __future__ import annotations
 
+import json
+
 import redis
 from redis.commands.core import Script
 
@@ -22,32 +24,15 @@ from contracts.names import DONE_CHANNEL, INPUT_CHANNEL, claim_key, handover_key
 from workers.pipelined_scripts import queue_script
 from workers.write_behind import WriteBehind
 
-# Keep the first outcome (SET NX), then publish whichever outcome is stored, to the caller's
-# reply channel as a ResultEvent and to the done channel, give up the worker's claim on the
-# call (KEYS[2], when ARGV[6] names its owner) and drop its handover count (KEYS[3], needed only
-# until it has an outcome): one round trip per finished call.
+# Keep the first outcome under KEYS[1] (SET NX), then publish whichever outcome is stored, to the
+# caller's reply channel as a ResultEvent, give up the worker's claim on the call (KEYS[2], when
+# ARGV[6] names its owner) and drop its handover count (KEYS[3], needed only until it has an
+# outcome): one round trip per finished call or round. KEYS[4] is the call's result key: the same
+# as KEYS[1] for a terminal outcome, announced on the done channel (ARGV[5]). An interim outcome
+# (KEYS[1] its round's key) is announced on ARGV[7] with ARGV[8] instead, unless the call already
+# has its terminal outcome (it was cancelled while the round ran): that one is published then.
 _STORE_AND_PUBLISH = """
-local stored = ARGV[1]
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
-  stored = redis.call('GET', KEYS[1]) or ARGV[1]
-end
-if ARGV[4] ~= '' then
-  local event = '{"type":"result","call_id":' .. cjson.encode(ARGV[3]) .. ',"outcome":' .. stored .. '}'
-  redis.call('PUBLISH', ARGV[4], event)
-end
-redis.call('PUBLISH', ARGV[5], ARGV[3])
-if ARGV[6] ~= '' and redis.call('GET', KEYS[2]) == ARGV[6] then redis.call('DEL', KEYS[2]) end
-redis.call('DEL', KEYS[3])
-return stored
-"""
-
-
-# An interim outcome of round ARGV[7]: kept first per round (SET NX on KEYS[1]) and published,
-# unless the call already has its terminal outcome (KEYS[4], e.g. it was cancelled while this
-# round ran): then that one is published instead, as _STORE_AND_PUBLISH would. Gives up the claim
-# (KEYS[2]) and the handover count (KEYS[3]) the same way. Returns the outcome published.
-_STORE_INTERIM = """
-local terminal = redis.call('GET', KEYS[4])
+local terminal = KEYS[1] ~= KEYS[4] and redis.call('GET', KEYS[4])
 local stored = ARGV[1]
 if terminal then
   stored = terminal
@@ -58,28 +43,25 @@ if ARGV[4] ~= '' then
   local event = '{"type":"result","call_id":' .. cjson.encode(ARGV[3]) .. ',"outcome":' .. stored .. '}'
   redis.call('PUBLISH', ARGV[4], event)
 end
-if terminal then
+if terminal or KEYS[1] == KEYS[4] then
   redis.call('PUBLISH', ARGV[5], ARGV[3])
 else
-  redis.call('PUBLISH', ARGV[8], '{"call_id":' .. cjson.encode(ARGV[3]) .. ',"round":' .. ARGV[7] .. '}')
+  redis.call('PUBLISH', ARGV[7], ARGV[8])
 end
 if ARGV[6] ~= '' and redis.call('GET', KEYS[2]) == ARGV[6] then redis.call('DEL', KEYS[2]) end
 redis.call('DEL', KEYS[3])
 return stored
 """
 
-_scripts: dict[tuple[int, str], Script] = {}
 
-
-def _script(client: redis.Redis, source: str) -> Script:
-    script = _scripts.get((id(client), source))
-    if script is None:
-        script = _scripts[(id(client), source)] = client.register_script(source)
-    return script
+_scripts: dict[int, Script] = {}
 
 
 def _store_script(client: redis.Redis) -> Script:
-    return _script(client, _STORE_AND_PUBLISH)
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(_STORE_AND_PUBLISH)
+    return script
 
 
 def load(client: redis.Redis, call_id: str) -> Outcome | None:
@@ -104,18 +86,8 @@ def store_and_publish(
     ``claim_owner``: release that worker's claim on the call in the same round trip; ``before``:
     the call's waiting writes, applied first in the same round trip.
     """
-    payload = outcome.model_dump_json()
-    keys = [result_key(outcome.call_id), claim_key(outcome.call_id), handover_key(outcome.call_id)]
-    args: list[str | int] = [payload, ttl, outcome.call_id, reply_to or "", DONE_CHANNEL, claim_owner]
-    with client.pipeline(transaction=False) as pipe:
-        earlier = before.queue_on(pipe) if before is not None else 0
-        queue_script(pipe, _store_script(client), keys, args)
-        stored = pipe.execute()[-1]
-    if before is not None:
-        before.sent(earlier)
-    if stored == payload.encode():
-        return outcome  # ours was kept: no need to parse it back
-    return Outcome.model_validate_json(stored)
+    key = result_key(outcome.call_id)
+    return _store(client, outcome, key, reply_to, ttl, claim_owner, before, ("", ""))
 
 
 def store_interim(
@@ -134,27 +106,33 @@ def store_interim(
     the call's terminal outcome if the call ended meanwhile (then nothing is asked)."""
     if outcome.kind != "input_required":
         raise ValueError(f"store_interim takes input_required outcomes, not {outcome.kind}")
+    announcement = json.dumps({"call_id": outcome.call_id, "round": round}, separators=(",", ":"))
+    key = input_key(outcome.call_id, round)
+    return _store(client, outcome, key, reply_to, ttl, claim_owner, before, (INPUT_CHANNEL, announcement))
+
+
+def _store(
+    client: redis.Redis,
+    outcome: Outcome,
+    key: str,
+    reply_to: str | None,
+    ttl: int,
+    claim_owner: str,
+    before: WriteBehind | None,
+    announce: tuple[str, str],
+) -> Outcome:
     payload = outcome.model_dump_json()
     call = outcome.call_id
-    keys = [input_key(call, round), claim_key(call), handover_key(call), result_key(call)]
-    args: list[str | int] = [
-        payload,
-        ttl,
-        call,
-        reply_to or "",
-        DONE_CHANNEL,
-        claim_owner,
-        round,
-        INPUT_CHANNEL,
-    ]
+    keys = [key, claim_key(call), handover_key(call), result_key(call)]
+    args: list[str | int] = [payload, ttl, call, reply_to or "", DONE_CHANNEL, claim_owner, *announce]
     with client.pipeline(transaction=False) as pipe:
         earlier = before.queue_on(pipe) if before is not None else 0
-        queue_script(pipe, _script(client, _STORE_INTERIM), keys, args)
+        queue_script(pipe, _store_script(client), keys, args)
         stored = pipe.execute()[-1]
     if before is not None:
         before.sent(earlier)
     if stored == payload.encode():
-        return outcome
+        return outcome  # ours was kept: no need to parse it back
     return Outcome.model_validate_json(stored)
 
 
