@@ -216,9 +216,11 @@ def _check_names(loaded: list[LoadedPack]) -> None:
 
     def claim(kind: str, name: str, entry: LoadedPack) -> None:
         here = f"pack {entry.pack.name!r} ({entry.module})"
-        earlier = owners.setdefault((kind, name), here)
-        if earlier != here:
-            raise ConfigError(f"EXAI_TOOL_PACKS: {kind} {name!r} of {here} is already offered by {earlier}")
+        earlier = owners.get((kind, name))
+        if earlier is not None:  # a second claim, by another pack or by the same one
+            where = "twice by that pack" if earlier == here else f"by {earlier}"
+            raise ConfigError(f"EXAI_TOOL_PACKS: {kind} {name!r} of {here} is already offered {where}")
+        owners[(kind, name)] = here
 
     for entry in loaded:
         pack, where = entry.pack, f"EXAI_TOOL_PACKS: pack {entry.pack.name!r} ({entry.module})"

@@ -82,6 +82,8 @@ def test_a_module_without_a_pack_says_what_it_must_define(
         ('PACK = ToolPack(name="extra", tools=(tool("chat"),), register=register)',
          r"tool 'chat' of pack 'extra' \(.*\) is already offered by pack 'exai' \(contracts.builtin_pack\)"),
         ('PACK = ToolPack(name="exai")', r"pack 'exai' of pack 'exai' .* is already offered"),
+        ('PACK = ToolPack(name="extra", tools=(tool("twin"), tool("twin")), register=register)',
+         r"tool 'twin' of pack 'extra' .* is already offered twice by that pack"),
         ('PACK = ToolPack(name="extra", tools=(tool("has space"),), register=register)',
          r"tool name 'has space' must be 1-64 of \[A-Za-z0-9_.-\]"),
         ('PACK = ToolPack(name="extra", tools=(tool("x" * 65),), register=register)', r"must be 1-64"),
