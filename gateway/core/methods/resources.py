@@ -15,7 +15,6 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from contracts.packs import ResourceTemplateSpec
 from contracts.settings import Settings
 from contracts.thread import Thread, ThreadReader
 from gateway.catalog import Catalog
@@ -28,6 +27,20 @@ MODELS_URI = "exai://models"
 THREADS_PREFIX = "exai://threads/"
 THREAD_TEMPLATE = THREADS_PREFIX + "{continuation_id}"
 THREAD_ID_MAX = 128  # continuation_id's maxLength in the tool schemas
+MODELS_LISTING = {
+    "uri": MODELS_URI,
+    "name": "models",
+    "title": "Configured models",
+    "description": "The models this server can use, by provider, with their context windows.",
+    "mimeType": JSON,
+}
+THREAD_TEMPLATE_LISTING = {
+    "uriTemplate": THREAD_TEMPLATE,
+    "name": "thread",
+    "title": "Conversation thread",
+    "description": "One of your conversation threads by its continuation_id: turns and workflow state.",
+    "mimeType": JSON,
+}
 
 
 class Resources:
@@ -46,15 +59,7 @@ class Resources:
     async def list(self, identity: str, params: dict[str, Any]) -> dict[str, Any]:
         """Everything the caller can read: one page (the list is short by construction)."""
         _no_cursor(params, "resources/list")
-        listed: list[dict[str, Any]] = [
-            {
-                "uri": MODELS_URI,
-                "name": "models",
-                "title": "Configured models",
-                "description": "The models this server can use, by provider, with their context windows.",
-                "mimeType": JSON,
-            }
-        ]
+        listed: list[dict[str, Any]] = [MODELS_LISTING]
         listed.extend(resource.to_mcp() for resource in self.catalog.resources.values())
         recent = await self.threads.recent(identity, self.settings.exai_thread_resources_max)
         listed.extend(_thread_listing(thread) for thread in recent)
@@ -63,15 +68,7 @@ class Resources:
     async def templates(self, identity: str, params: dict[str, Any]) -> dict[str, Any]:
         del identity
         _no_cursor(params, "resources/templates/list")
-        own = ResourceTemplateSpec(
-            THREAD_TEMPLATE,
-            "thread",
-            read=lambda uri, variables: [],
-            title="Conversation thread",
-            description="One of your conversation threads by its continuation_id: turns and workflow state.",
-            mime_type=JSON,
-        )
-        return {"resourceTemplates": [own.to_mcp(), *(t.to_mcp() for t in self.catalog.templates)]}
+        return {"resourceTemplates": [THREAD_TEMPLATE_LISTING, *(t.to_mcp() for t in self.catalog.templates)]}
 
     async def read(self, identity: str, params: dict[str, Any]) -> dict[str, Any]:
         """``{"contents": [...]}`` of the resource ``params["uri"]`` names, if the caller may read it."""
