@@ -104,6 +104,7 @@ USED_BY = {
     "exai_allowed_origins": "gateway, monitor",
     "exai_auth": "gateway",
     "exai_ws_token_file": "gateway, stdio bridge, cli",
+    "exai_tool_packs": "gateway, worker, monitor",
     "log_level": "all",
     "exai_log_format": "all",
     **{

@@ -40,7 +40,14 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from contracts.packs import import_packs
+
     settings = _settings()
+    try:  # a pack that cannot load is said in one line here, not in Celery's traceback
+        import_packs(settings.tool_pack_modules())
+    except ConfigError as exc:
+        sys.stderr.write(f"exai worker: {exc.message}\n")
+        return 2
     concurrency = args.concurrency or settings.exai_worker_concurrency
     argv = [
         sys.executable,

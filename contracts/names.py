@@ -13,6 +13,15 @@ RESULT_KEY = PREFIX + "result:{call_id}"  # the finished call's outcome (JSON), 
 CANCEL_KEY = PREFIX + "cancel:{call_id}"  # present when the caller cancelled the call
 CANCEL_CHANNEL = PREFIX + "cancel"  # call ids published here reach every worker at once
 REPLY_CHANNEL = PREFIX + "reply:{gateway_id}"  # progress and results for one gateway process
+# A round that stopped to ask the client (an input_required outcome, JSON), by call and round;
+# never under RESULT_KEY, which holds only the call's terminal outcome. Kept result_ttl.
+INPUT_KEY = PREFIX + "input:{call_id}:{round}"
+# JSON {"call_id", "round"} of every input_required outcome stored, for the task stores of all
+# gateways (a 2026 task moves to input_required; its listeners hear of it).
+INPUT_CHANNEL = PREFIX + "input-required"
+# What changed in the offer: "tools", "prompts" or "resources" (a pack reloaded, a test hook).
+LIST_CHANGED_CHANNEL = PREFIX + "list-changed"
+LIST_KINDS = ("tools", "prompts", "resources")
 
 
 def task_name(tool: str) -> str:
@@ -35,6 +44,10 @@ def cancel_key(call_id: str) -> str:
 
 def reply_channel(gateway_id: str) -> str:
     return REPLY_CHANNEL.format(gateway_id=gateway_id)
+
+
+def input_key(call_id: str, round: int) -> str:
+    return INPUT_KEY.format(call_id=call_id, round=round)
 
 
 # Shared state written by workers and read by the gateway and monitoring.
@@ -62,8 +75,11 @@ def gateway_heartbeat_key(gateway_id: str) -> str:
     return GATEWAY_HEARTBEAT_KEY.format(gateway_id=gateway_id)
 
 
-# Conversation threads and consensus sub-calls (workers only).
+# Conversation threads (written by workers, read by gateways) and consensus sub-calls (workers only).
 THREAD_KEY = PREFIX + "thread:{thread_id}"  # JSON thread, TTL refreshed on every turn
+# Sorted set of one identity's thread ids scored by their last turn (Unix s), TTL as the threads':
+# gateways list and complete the caller's own threads from it without scanning keys.
+THREAD_INDEX_KEY = PREFIX + "threads:{owner}"
 # Sorted set of the calls that reserved a thread's next turn pair, scored by their deadline (ms).
 THREAD_RESERVATIONS_KEY = PREFIX + "thread-reservations:{thread_id}"
 CONSULT_TASK = "exai.consult"  # one model's opinion for a consensus call
@@ -76,6 +92,10 @@ SUPABASE_TASK = "exai.supabase.write"
 
 def thread_key(thread_id: str) -> str:
     return THREAD_KEY.format(thread_id=thread_id)
+
+
+def thread_index_key(owner: str) -> str:
+    return THREAD_INDEX_KEY.format(owner=owner)
 
 
 def thread_reservations_key(thread_id: str) -> str:

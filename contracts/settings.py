@@ -20,6 +20,7 @@ from contracts import local_token
 from contracts.errors import ConfigError
 from contracts.models import DEFAULT_MODELS, PROVIDERS, ModelInfo, parse_model_list
 from contracts.origins import LOOPBACK_HOSTS, OriginPolicy, parse_allowed
+from contracts.packs import pack_modules
 
 Port = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port (the chosen one is logged)
 Seconds = Annotated[float, Field(gt=0)]
@@ -90,6 +91,11 @@ class Settings(BaseSettings):
     exai_ws_deflate_window_bits: Annotated[int, Field(ge=0, le=15)] = 10  # 0: no compression
     exai_ws_deflate_mem_level: Annotated[int, Field(ge=1, le=9)] = 3  # zlib memLevel for compression
     exai_tools_page_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    exai_tool_packs: str | None = Field(
+        default=None,
+        description="Importable modules adding tools, prompts and resources (`package.module,…`), loaded "
+        "after the built-in `exai` pack by gateways and workers alike (docs/tool-packs.md).",
+    )
     exai_enqueue_threads: Annotated[int, Field(ge=1, le=64)] = 4
     # Redis connections per worker process (each running call may hold one); beyond them a caller
     # waits, up to the pool timeout, instead of failing with "Too many connections".
@@ -202,6 +208,8 @@ class Settings(BaseSettings):
     # --- conversation threads (continuation_id) ---------------------------------------------
     exai_thread_ttl_s: Annotated[int, Field(ge=60)] = 3 * 3600  # refreshed on every turn
     exai_thread_max_turns: Annotated[int, Field(ge=2, le=1000)] = 20
+    # MCP caps completion values at 100, hence the bound.
+    exai_thread_resources_max: Annotated[int, Field(ge=0, le=100)] = 50  # caller's threads listed/completed
 
     # --- files and images a call may embed ---------------------------------------------------
     exai_file_roots: str | None = None  # comma-separated directories; default: the worker's cwd
@@ -309,6 +317,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown provider {unknown[0] if unknown else value!r}; known: {PROVIDERS}")
         return ",".join(names)
 
+    @field_validator("exai_tool_packs")
+    @classmethod
+    def _tool_packs(cls, value: str | None) -> str | None:
+        pack_modules(value)
+        return value
+
     @field_validator("kimi_models", "glm_models")
     @classmethod
     def _model_list(cls, value: str | None) -> str | None:
@@ -351,6 +365,10 @@ class Settings(BaseSettings):
             text = getattr(self, f"{name}_models")
             out.extend(parse_model_list(name, text) if text else DEFAULT_MODELS[name])
         return tuple(out)
+
+    def tool_pack_modules(self) -> tuple[str, ...]:
+        """The pack modules EXAI_TOOL_PACKS names, after the built-in one."""
+        return pack_modules(self.exai_tool_packs)
 
     def provider_order(self) -> tuple[str, ...]:
         return tuple(self.exai_providers.split(","))

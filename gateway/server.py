@@ -20,13 +20,12 @@ from websockets.typing import Subprotocol
 from contracts.origins import shown
 from contracts.queue import make_celery
 from contracts.settings import Settings
-from gateway import legacy
+from gateway import legacy, packs
 from gateway.auth import Authenticator
 from gateway.calls import CallBroker
 from gateway.http import HttpFront
 from gateway.limits import ConnectionLimits
 from gateway.session import Session
-from gateway.tool_catalog import ToolCatalog
 
 log = logging.getLogger(__name__)
 MCP_SUBPROTOCOL = Subprotocol("mcp")
@@ -48,7 +47,7 @@ class Gateway:
         )
         self.redis = aioredis.Redis(connection_pool=pool)
         self.broker = CallBroker(settings, make_celery(settings), self.redis)
-        self.catalog = ToolCatalog(page_size=settings.exai_tools_page_size)
+        self.catalog = packs.catalog(settings)  # the built-in tools and those of EXAI_TOOL_PACKS
         self.auth = Authenticator(settings.gateway_tokens())
         self.origins = settings.origin_policy()
         self.connections = ConnectionLimits(

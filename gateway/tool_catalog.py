@@ -1,56 +1,8 @@
-"""The tools the gateway offers: listing with cursors and argument validation, from specs only."""
+"""Kept for the modules not yet moved to ``gateway.catalog`` (the protocol core switches to it)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from typing import Any
+from gateway.catalog import Catalog as ToolCatalog
+from gateway.catalog import InvalidCursor
 
-from jsonschema import Draft202012Validator
-
-from contracts.tools import SPECS, ToolSpec, canonical_tool_name
-
-
-class InvalidCursor(ValueError):
-    """Raised when a tools/list cursor was not issued by this server."""
-
-
-class ToolCatalog:
-    def __init__(self, specs: dict[str, ToolSpec] | None = None, page_size: int = 100) -> None:
-        self.specs = dict(SPECS if specs is None else specs)
-        self.page_size = page_size
-        self._listing = [spec.to_mcp() for spec in self.specs.values()]
-        self._validators = {
-            name: Draft202012Validator(spec.input_schema) for name, spec in self.specs.items()
-        }
-
-    def lookup(self, name: str) -> ToolSpec | None:
-        return self.specs.get(canonical_tool_name(name))
-
-    def page(self, cursor: str | None) -> dict[str, Any]:
-        offset = 0 if cursor is None else _decode_cursor(cursor, len(self._listing))
-        end = offset + self.page_size
-        result: dict[str, Any] = {"tools": self._listing[offset:end]}
-        if end < len(self._listing):
-            result["nextCursor"] = base64.urlsafe_b64encode(f"tools:{end}".encode()).decode()
-        return result
-
-    def argument_errors(self, name: str, arguments: dict[str, Any]) -> list[str]:
-        """Every way ``arguments`` break the tool's input schema, as sentences a person can fix."""
-        errors = sorted(self._validators[name].iter_errors(arguments), key=lambda e: list(e.path))
-        out = []
-        for err in errors[:10]:
-            where = ".".join(str(p) for p in err.path)
-            out.append(f"{where}: {err.message}" if where else err.message)
-        return out
-
-
-def _decode_cursor(cursor: str, size: int) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursor(f"invalid cursor {cursor[:64]!r}") from None
-    prefix, _, number = text.partition(":")
-    if prefix != "tools" or not number.isdigit() or int(number) > size:
-        raise InvalidCursor(f"invalid cursor {cursor[:64]!r}")
-    return int(number)
+__all__ = ["InvalidCursor", "ToolCatalog"]

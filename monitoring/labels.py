@@ -7,8 +7,8 @@ import re
 from contracts.errors import RETRYABLE_KINDS
 from contracts.events import MCP_METHODS
 from contracts.models import PROVIDERS
+from contracts.packs import import_packs
 from contracts.settings import Settings
-from contracts.tools import SPECS
 
 OTHER = "other"
 TOKEN = re.compile(r"^[A-Za-z0-9_./:-]{1,64}$")
@@ -40,7 +40,9 @@ class Labels:
     """Every bounded label the monitor uses, built once from the settings."""
 
     def __init__(self, settings: Settings) -> None:
-        self.tool = Bounded(frozenset(SPECS))
+        # The tools of every pack (EXAI_TOOL_PACKS read as gateways and workers read it: specs only).
+        packs = import_packs(settings.tool_pack_modules())
+        self.tool = Bounded(frozenset(tool.name for entry in packs for tool in entry.pack.tools))
         self.provider = Bounded(frozenset(PROVIDERS))
         self.model = Bounded(frozenset(m.name for m in settings.models()))
         self.call_status = Bounded(CALL_STATUSES)

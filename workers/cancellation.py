@@ -48,6 +48,10 @@ class CancelToken:
         callback()
         return lambda: None
 
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the token (cooperatively under gevent); True if set."""
+        return self._set.wait(max(timeout, 0.0))
+
     def raise_if_set(self) -> None:
         if self._set.is_set():
             raise CallCancelled("the call was cancelled by the client")

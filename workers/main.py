@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 import redis
-from celery import Celery, Task
+from celery import Celery
 from celery.signals import (
     after_setup_logger,
     setup_logging,
@@ -23,10 +23,10 @@ from celery.signals import (
 
 from contracts import tracing
 from contracts.logs import configure_logging, install_filter
-from contracts.names import NOOP_TASK, task_name
+from contracts.names import NOOP_TASK
+from contracts.packs import import_packs
 from contracts.queue import make_celery
 from contracts.settings import Settings, load_settings
-from contracts.tools import SPECS
 from contracts.transport import Consumers
 from workers import supabase_sync, telemetry
 from workers.breaker import Breaker
@@ -34,19 +34,17 @@ from workers.cancel_listener import CancelListener
 from workers.claims import Claims, worker_identity
 from workers.consensus import register_consult
 from workers.leases import Leases
+from workers.packs import register_packs
 from workers.protected import ProtectedClient
 from workers.runner import ProviderPool, Runner
 from workers.services import ConsumerHeartbeat, Started, running_here, services_step
 from workers.telemetry import WorkerTelemetry
-from workers.tools import IMPLEMENTATIONS, ToolFunction
 
 log = logging.getLogger("workers")
 
 
 def build(settings: Settings) -> tuple[Celery, Runner]:
-    missing = set(SPECS) ^ set(IMPLEMENTATIONS)
-    if missing:
-        raise RuntimeError(f"tool specs and implementations disagree on: {sorted(missing)}")
+    packs = import_packs(settings.tool_pack_modules())  # the built-in tools, then EXAI_TOOL_PACKS
     # One name for this process as a queue consumer and as the holder of its calls' claims, so
     # the transport's heartbeat and the claims agree on who is alive.
     me = worker_identity()
@@ -73,8 +71,7 @@ def build(settings: Settings) -> tuple[Celery, Runner]:
     recorder = WorkerTelemetry(settings, client, settings.exai_worker_concurrency)
     telemetry.install(recorder)
 
-    for name, function in IMPLEMENTATIONS.items():
-        _register(app, runner, name, function)
+    register_packs(app, runner, packs)  # one Celery task per tool of every pack (workers.packs)
     runner.celery = app  # consensus sends its per-model sub-tasks through it
     register_consult(app, runner)
     supabase_sync.install(app, runner, settings)  # durable history, when SUPABASE_URL is set
@@ -115,12 +112,6 @@ def build(settings: Settings) -> tuple[Celery, Runner]:
 def _start_recorder(recorder: WorkerTelemetry, worker: Any, settings: Settings) -> None:
     recorder.concurrency = getattr(worker, "concurrency", None) or settings.exai_worker_concurrency
     recorder.start(getattr(worker, "hostname", None) or "")
-
-
-def _register(app: Celery, runner: Runner, name: str, function: ToolFunction) -> None:
-    @app.task(name=task_name(name), bind=True)
-    def run_tool(self: Task, job: dict[str, Any]) -> str:
-        return runner.run(self, job, function)
 
 
 def _connect_signals(settings: Settings, runner: Runner) -> None:

@@ -5,12 +5,17 @@ calling the provider again. Transient provider errors are retried through Celery
 as a scheduled message, holding no worker slot) within the call's deadline. A call that stopped
 more workers than EXAI_CALL_MAX_HANDOVERS allows (each crashed or hung running it) is not run
 again: it is answered with a SET_ASIDE error, so one poison call cannot take every worker down.
+
+A tool answers with its JSON envelope (a dict), a ``Reply`` of content blocks (images, audio,
+embedded resources), a ``NeedInput`` (raised or returned: the round ends ``input_required``, see
+workers.outcomes) or a ``ProtocolFailure`` (a ``protocol_error`` outcome, answered with a JSON-RPC
+error). A tool may ask only for what the client declared; asking for more ends the call with
+-32021 naming the capability.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -20,15 +25,16 @@ from typing import Any
 import redis
 from celery import Celery, Task
 
+from contracts.answers import NeedInput, ProtocolFailure
 from contracts.errors import CallCancelled, CallSetAside, DeadlineExceeded, ExaiError, ProviderError
 from contracts.job import Job, Outcome, ProgressEvent
 from contracts.logs import correlated
 from contracts.settings import Settings
-from workers import deferral, outcomes, telemetry
+from workers import answers, deferral, outcomes, telemetry
 from workers.backoff import compute_backoff
 from workers.cancel_listener import CancelListener
 from workers.claims import Claims
-from workers.context import ProgressSink, ToolContext
+from workers.context import LogSink, ProgressSink, ToolContext
 from workers.deferral import Deferred
 from workers.metered import MeteredClient
 from workers.providers.base import ProviderClient
@@ -110,6 +116,8 @@ class Runner:
             existing = Outcome.model_validate_json(begin.stored)
             outcomes.store_and_publish(self.redis, existing, job.reply_to, self.settings.exai_result_ttl_s)
             return "duplicate"
+        if answers.may_ask(job) and begin.claimed and self._answered_round(job):
+            return "duplicate"
         if not begin.claimed:
             # A second delivery of a call a live worker is running: that worker will answer it.
             log.info("call %s is running on another worker; leaving it there", job.call_id)
@@ -125,6 +133,17 @@ class Runner:
             return self._run_claimed(task, job, tool, begin.cancelled, begin.handovers)
         finally:
             self.claims.release(job.call_id)  # a no-op once released with the outcome or parked
+
+    def _answered_round(self, job: Job) -> bool:
+        """A redelivered round that already asked its question: ask it again, do not rerun it."""
+        earlier = outcomes.load_interim(self.redis, job.call_id, job.round)
+        if earlier is None:
+            return False
+        log.info("call %s round %d already asked for input; answering from it", job.call_id, job.round)
+        self.claims.release(job.call_id)
+        ttl = self.settings.exai_result_ttl_s
+        outcomes.store_interim(self.redis, earlier, job.round, job.reply_to, ttl)
+        return True
 
     def _run_claimed(self, task: Task, job: Job, tool: ToolFunction, cancelled: bool, handovers: int) -> str:
         if cancelled:
@@ -170,22 +189,17 @@ class Runner:
             celery=self.celery,
             after=after,
             settle=settle,
+            log_sink=self._log_publisher(job) if job.log else None,
         )
         try:
             result = tool(ctx, job.arguments)
-            meta = result.setdefault("metadata", {})
-            meta.update(correlation_id=job.correlation_id, attempts=attempt + 1)
-            outcome = Outcome(
-                call_id=job.call_id,
-                text=_envelope_text(result),
-                structured=result,
-                meta={
-                    "provider": meta.get("provider"),
-                    "model": meta.get("model"),
-                    "duration_s": round(time.monotonic() - started, 4),
-                    "attempts": attempt + 1,
-                },
-            )
+            if isinstance(result, NeedInput):
+                raise result
+            outcome = answers.outcome_of(job, result, attempt, time.monotonic() - started)
+        except NeedInput as need:
+            outcome = answers.interim(job, need, attempt)
+        except ProtocolFailure as failure:
+            outcome = answers.protocol_error(job, failure, attempt + 1)
         except Deferred as deferred:
             self._defer(job, deferred)
             return "deferred"
@@ -215,6 +229,14 @@ class Runner:
             self.listener.unregister(job.call_id)
         after.take(settle)
         self._finish(job, outcome, after)
+        if outcome.kind == "input_required":
+            log.info(
+                "%s round %d asks the client: %s",
+                job.tool,
+                job.round,
+                ", ".join(outcome.input_requests or {}),
+            )
+            return "input_required"
         log.info(
             "%s finished: %s", job.tool, "error " + (outcome.error_code or "") if outcome.is_error else "ok"
         )
@@ -252,6 +274,13 @@ class Runner:
         assert outcome.structured is not None
         outcome.structured["metadata"]["handovers"] = stopped
         self._finish(job, outcome)
+
+    def _log_publisher(self, job: Job) -> LogSink:
+        def publish(message: dict[str, Any], progress: float) -> None:
+            event = ProgressEvent(call_id=job.call_id, progress=progress, log=message)
+            outcomes.publish_progress(self.redis, job.reply_to, event)
+
+        return publish
 
     def _progress_publisher(self, job: Job) -> ProgressSink:
         def publish(value: float, total: float | None, message: str | None, text: str | None = None) -> None:
@@ -318,14 +347,15 @@ class Runner:
             try:
                 # The claim goes with the outcome, only once the outcome is safely stored.
                 owner = self.claims.owner if self.claims.holds(job.call_id) else ""
-                outcomes.store_and_publish(
-                    self.redis,
-                    outcome,
-                    job.reply_to,
-                    self.settings.exai_result_ttl_s,
-                    claim_owner=owner,
-                    before=after,
-                )
+                ttl = self.settings.exai_result_ttl_s
+                if outcome.kind == "input_required":
+                    outcomes.store_interim(
+                        self.redis, outcome, job.round, job.reply_to, ttl, claim_owner=owner, before=after
+                    )
+                else:
+                    outcomes.store_and_publish(
+                        self.redis, outcome, job.reply_to, ttl, claim_owner=owner, before=after
+                    )
                 if owner:
                     self.claims.released(job.call_id)
                 break
@@ -335,7 +365,7 @@ class Runner:
                 log.warning("could not store the outcome (%s); trying again in %.1f s", exc, pause)
                 time.sleep(pause)
                 pause = min(pause * 2, REDIS_RETRY_MAX_S)
-        if self.on_finish is not None:
+        if self.on_finish is not None and outcome.kind != "input_required":
             try:
                 self.on_finish(job, outcome)
             except Exception:  # a record lost to a bug must not turn a finished call into a failure
@@ -351,12 +381,6 @@ def _deferring(client: ProviderClient, after: WriteBehind) -> ProviderClient:
 def _no_progress(value: float, total: float | None, message: str | None, text: str | None = None) -> None:
     """Nobody listens for this call's progress."""
     del value, total, message, text
-
-
-def _envelope_text(result: dict[str, Any]) -> str:
-    # The old server answered with one text block holding this JSON envelope; MCP asks for the
-    # structured result to be repeated as text too, so one block serves both.
-    return json.dumps(result, ensure_ascii=False)
 
 
 def _error(

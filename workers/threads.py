@@ -1,9 +1,11 @@
 """Conversation threads (``continuation_id``): turns kept in Redis, rebuilt into the next prompt.
 
-A thread is one JSON value under ``exai:thread:<id>`` whose TTL (EXAI_THREAD_TTL_S) is refreshed on
-every turn; it holds at most EXAI_THREAD_MAX_TURNS turns and belongs to the client identity that
-created it. Writes use optimistic locking (WATCH) so two calls on one thread never lose a turn.
-Workflow tools keep their step state in ``state``.
+A thread (``contracts.thread``, the model gateways read too) is one JSON value under
+``exai:thread:<id>`` whose TTL (EXAI_THREAD_TTL_S) is refreshed on every turn; it holds at most
+EXAI_THREAD_MAX_TURNS turns and belongs to the client identity that created it. Every write also
+scores the thread in its owner's index (``thread_index_key``), which gets the same TTL. Writes use
+optimistic locking (WATCH) so two calls on one thread never lose a turn. Workflow tools keep their
+step state in ``state``.
 
 A call continuing a thread reserves its turn pair before it asks a provider, atomically against
 the turns recorded and the live reservations of other calls, so two calls racing for the last
@@ -15,19 +17,20 @@ redelivery, a retry) finds its own reservation and keeps it.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import redis
 
 from contracts.errors import InvalidArguments
-from contracts.names import thread_key, thread_reservations_key
+from contracts.names import thread_index_key, thread_key, thread_reservations_key
 from contracts.settings import Settings
+from contracts.thread import Thread, Turn
 from workers.write_behind import WriteBehind
+
+__all__ = ["TURNS_PER_CALL", "Thread", "ThreadLimitReached", "ThreadStore", "Turn"]
 
 # Called with a thread that Redis no longer has, to restore it from durable storage (Supabase).
 Restorer = Callable[[str], "Thread | None"]
@@ -55,46 +58,22 @@ return 1
 """
 
 
-@dataclass
-class Turn:
-    role: str  # "user" or "assistant"
-    content: str
-    tool: str
-    files: list[str] = field(default_factory=list)
-    provider: str | None = None
-    model: str | None = None
-    timestamp: float = field(default_factory=time.time)
-    call_id: str | None = None  # the call that added the turn: a re-run of that call adds nothing
-
-
-@dataclass
-class Thread:
-    id: str
-    owner: str
-    tool: str
-    created_at: float = field(default_factory=time.time)
-    turns: list[Turn] = field(default_factory=list)
-    state: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> Thread:
-        data = json.loads(raw)
-        data["turns"] = [Turn(**t) for t in data.get("turns", [])]
-        return cls(**data)
-
-
 class ThreadLimitReached(InvalidArguments):
     """Raised when a thread already holds the most turns it may have."""
 
 
 class ThreadStore:
-    def __init__(self, client: redis.Redis, settings: Settings, restore: Restorer | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        settings: Settings,
+        restore: Restorer | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.redis = client
         self.settings = settings
         self.restore = restore
+        self.clock = clock  # Unix time, for the owner index
         self._reserve = client.register_script(_RESERVE)
 
     @property
@@ -116,11 +95,25 @@ class ThreadStore:
         thread.state = state or {}
         self.ensure_room(thread, 0)
         key, value, ttl = thread_key(thread.id), thread.to_json(), self.settings.exai_thread_ttl_s
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            pipe.set(key, value, ex=ttl)
+            self._index(pipe, thread)
+
         if after is not None:
-            after.add(lambda pipe: pipe.set(key, value, ex=ttl))
+            after.add(write)
         else:
-            self.redis.set(key, value, ex=ttl)
+            with self.redis.pipeline(transaction=False) as pipe:
+                write(pipe)
+                pipe.execute()
         return thread
+
+    def _index(self, pipe: redis.client.Pipeline, thread: Thread) -> None:
+        """Score ``thread`` in its owner's index (now), dropping entries older than any live thread."""
+        index, now, ttl = thread_index_key(thread.owner), self.clock(), self.settings.exai_thread_ttl_s
+        pipe.zadd(index, {thread.id: now})
+        pipe.zremrangebyscore(index, "-inf", now - ttl)
+        pipe.expire(index, ttl)
 
     def load(self, thread_id: str, owner: str) -> Thread:
         """The thread, if it exists and belongs to ``owner``; else a clear InvalidArguments."""
@@ -129,7 +122,10 @@ class ThreadStore:
         if thread is None and self.restore is not None:
             thread = self.restore(thread_id)
             if thread is not None:
-                self.redis.set(thread_key(thread.id), thread.to_json(), ex=self.settings.exai_thread_ttl_s)
+                with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.set(thread_key(thread.id), thread.to_json(), ex=self.settings.exai_thread_ttl_s)
+                    self._index(pipe, thread)
+                    pipe.execute()
         # A thread of another client is reported exactly like a missing one, so ids cannot be probed.
         if thread is None or thread.owner != owner:
             raise self._unknown(thread_id)
@@ -194,6 +190,7 @@ class ThreadStore:
                         current.state = state
                     pipe.multi()
                     pipe.set(key, current.to_json(), ex=self.settings.exai_thread_ttl_s)
+                    self._index(pipe, current)
                     if mine:
                         pipe.zrem(reservations, *mine)
                     pipe.execute()

@@ -7,14 +7,22 @@ later one, and a step sent twice (a retry) replaces the first copy. Between step
 the caller what to do next, with no model call. On the final step the tool's ``finish`` runs; the
 default asks an "expert" model (EXAI_EXPERT_ENABLED, per call ``use_assistant_model``) to analyse
 everything gathered, within EXAI_EXPERT_MAX_TOKENS of prompt.
+
+A tool whose expert reads code (``need == "long_context"``) but whose steps named no file would
+have the expert review nothing but notes. When the client declared ``elicitation``, that final step
+asks it first, with a form (which files to include, or go on without): the round ends
+``input_required`` (see ``contracts.answers.NeedInput``) and the next round runs the step with the
+answer. A client that cannot be asked gets the step as before: the expert on the notes alone.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.answers import NeedInput, accepted, elicitation, elicitation_action
 from contracts.errors import InvalidArguments
 from workers.budget import estimate_tokens
 from workers.context import ToolContext
@@ -67,6 +75,7 @@ class WorkflowRun:
     conversation: Conversation
     steps: list[dict[str, Any]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # tool state kept across steps (branches)
+    entered: list[str] = field(default_factory=list)  # files the user chose in the client's form
 
     @property
     def step_number(self) -> int:
@@ -104,7 +113,8 @@ class WorkflowRun:
             for step in self.steps
             for index, raw in enumerate(step.get("relevant_files") or [])
         ]
-        for label, raw in [*named, *labelled("files", self.args.get("files") or [])]:
+        entered = [(f"files entered in the form (#{n})", raw) for n, raw in enumerate(self.entered, 1)]
+        for label, raw in [*named, *labelled("files", self.args.get("files") or []), *entered]:
             if raw not in seen:
                 seen.add(raw)
                 out.append((label, raw))
@@ -190,7 +200,9 @@ def run_workflow(ctx: ToolContext, args: dict[str, Any], tool: WorkflowTool) -> 
         provider=result["metadata"].get("provider"),
         model=result["metadata"].get("model"),
         state=state,
-        files=list(dict.fromkeys([*(args.get("relevant_files") or []), *(args.get("files") or [])])),
+        files=list(
+            dict.fromkeys([*(args.get("relevant_files") or []), *(args.get("files") or []), *run.entered])
+        ),
     )
     result["continuation_offer"] = offer
     return result
@@ -239,6 +251,40 @@ def _expert_files(run: WorkflowRun, budget_tokens: int) -> tuple[list[EmbeddedFi
     return kept, left_out
 
 
+FILES_FORM = "expert_files"  # the input request's key
+
+
+def _ask_for_files(run: WorkflowRun) -> None:
+    """Before an expert reads code with no file named, ask the client which files (if it can)."""
+    if run.tool.need != "long_context" or run.named_files() or not run.ctx.declares("elicitation"):
+        return
+    responses = run.ctx.input_responses
+    content = accepted(responses, FILES_FORM)
+    if content is None and elicitation_action(responses, FILES_FORM) in ("decline", "cancel"):
+        return  # the user chose not to: the expert works from the notes
+    if content is None or not isinstance(content.get("files", ""), str):
+        raise NeedInput(
+            {FILES_FORM: _files_form(run)}, {"tool": run.tool.name, "step_number": run.step_number}
+        )
+    paths = [p.strip() for p in re.split(r"[,\n]", content.get("files", "")) if p.strip()]
+    run.entered = list(dict.fromkeys(paths))
+
+
+def _files_form(run: WorkflowRun) -> dict[str, Any]:
+    message = (
+        f"{run.tool.name} is about to ask an expert model to review the work, but no step named a "
+        "file for it to read. Which files should it read? (Leave empty to go on with the notes alone.)"
+    )
+    properties = {
+        "files": {
+            "type": "string",
+            "title": "Files",
+            "description": "Absolute paths under the allowed roots, separated by commas or new lines.",
+        }
+    }
+    return elicitation(message, properties)
+
+
 def _finish_with_expert(run: WorkflowRun) -> dict[str, Any]:
     args = run.args
     state = run.aggregate()
@@ -257,6 +303,7 @@ def _finish_with_expert(run: WorkflowRun) -> dict[str, Any]:
             f"the findings are about {estimate_tokens(summary):,} tokens, more than the expert budget "
             f"of {run.ctx.settings.exai_expert_max_tokens:,} (EXAI_EXPERT_MAX_TOKENS): summarise them"
         )
+    _ask_for_files(run)
     files, left_out = _expert_files(run, budget)
     note = f"\n\n(Left out to fit the budget: {', '.join(left_out)})" if left_out else ""
     prompt = f"{files_block(files)}\n\n{summary}{note}\n\nGive your expert analysis."
@@ -285,6 +332,8 @@ def _finish_with_expert(run: WorkflowRun) -> dict[str, Any]:
         "files_embedded": [f.path for f in files],
         "files_left_out": left_out,
     }
+    if run.entered:
+        expert["files_from_form"] = list(run.entered)
     envelope = answer_envelope(
         answer,
         f"{summary}\n\n## Expert analysis ({answer.model.provider}/{answer.reply.model})\n\n"

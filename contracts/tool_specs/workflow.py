@@ -12,6 +12,11 @@ from typing import Any
 from contracts.tool_specs.common import COMMON_INPUTS, PATHS, READ_ONLY_MODEL_CALL, input_schema
 from contracts.tools import ToolSpec, envelope_schema
 
+# A final step that asks a model (the expert, or consensus's models) runs for tens of seconds to
+# minutes; every other step is bookkeeping answered at once. A hint for the task decision.
+MODEL_STEP_S = 60.0
+FINAL_STEP = {"next_step_required": False}
+
 CONFIDENCE_LEVELS = ("exploring", "low", "medium", "high", "very_high", "almost_certain", "certain")
 SEVERITIES = ("critical", "high", "medium", "low")
 
@@ -84,7 +89,10 @@ def workflow_spec(
     extra: dict[str, Any] | None = None,
     required: list[str] | None = None,
     extra_output: dict[str, Any] | None = None,
+    *,
+    model_step: bool = True,
 ) -> ToolSpec:
+    """``model_step``: the final step asks a model (false for the tools that only keep notes)."""
     properties = {**STEP_FIELDS, **COMMON_INPUTS, **(extra or {})}
     return ToolSpec(
         name=name,
@@ -93,6 +101,8 @@ def workflow_spec(
         input_schema=input_schema(properties, required or STEP_REQUIRED),
         output_schema=envelope_schema({**WORKFLOW_OUTPUT, **(extra_output or {})}),
         annotations=READ_ONLY_MODEL_CALL,
+        expected_s=MODEL_STEP_S if model_step else 0.0,
+        expected_when=FINAL_STEP,
     )
 
 
@@ -163,6 +173,7 @@ SPECS = (
             "plan": {"type": "array", "items": {"type": "object"}},
             "branches": {"type": "object"},
         },
+        model_step=False,
     ),
     workflow_spec(
         "consensus",
@@ -244,6 +255,7 @@ SPECS = (
             "num_files_documented": {"type": "integer", "minimum": 0},
             "total_files_to_document": {"type": "integer", "minimum": 0},
         },
+        model_step=False,
     ),
     workflow_spec(
         "tracer",
@@ -253,5 +265,6 @@ SPECS = (
             "trace_mode": _enum(("precision", "dependencies", "ask"), "What to trace."),
             "target_description": {"type": "string"},
         },
+        model_step=False,
     ),
 )

@@ -133,3 +133,14 @@ def test_up_runs_the_whole_stack_on_the_emulator_and_stops_it_on_ctrl_c(tmp_path
                 sock.connect(("127.0.0.1", port))
     finally:
         up.stop()
+
+
+def test_a_worker_whose_pack_cannot_load_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    """EXAI_TOOL_PACKS naming a missing module: the module and the error, no Celery traceback."""
+    # An unreachable Redis: should the check ever be skipped, no worker consumes from a real one.
+    done = exai(tmp_path, "worker", EXAI_TOOL_PACKS="no_such_pack_module", REDIS_URL="redis://127.0.0.1:1/0")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "exai worker: EXAI_TOOL_PACKS: pack module 'no_such_pack_module' cannot be imported: "
+        "ModuleNotFoundError: No module named 'no_such_pack_module'"
+    )

@@ -36,3 +36,10 @@ def test_models_and_tools_are_the_configured_ones() -> None:
     assert labels.tool("chat") == "chat"
     assert labels.method("tools/call") == "tools/call"
     assert labels.method("resources/list") == OTHER
+
+
+def test_the_tools_of_every_pack_are_tool_labels() -> None:
+    """A pack's tools are counted under their own names, like the built-in ones."""
+    labels = Labels(load_settings(exai_tool_packs="tests.conformance.fixture_pack"))
+    assert labels.tool("greet") == "greet" and labels.tool("chat") == "chat"
+    assert Labels(load_settings()).tool("greet") == OTHER

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -12,18 +13,31 @@ import pytest
 import redis
 from celery import Task
 
+from contracts.answers import (
+    NeedInput,
+    ProtocolFailure,
+    accepted,
+    elicitation,
+    image_block,
+    reply,
+    sampling,
+    text_block,
+)
 from contracts.errors import ProviderError
-from contracts.job import Job, Outcome
+from contracts.job import Job, Outcome, ProgressEvent, ResultEvent, decode_event
 from contracts.names import (
+    INPUT_CHANNEL,
     claim_key,
     consult_done_key,
     consult_waiting_key,
     handover_key,
     result_key,
+    thread_index_key,
     thread_reservations_key,
 )
 from contracts.settings import load_settings
 from contracts.transport import Consumers
+from tests.support.channels import listen, messages
 from tests.workers.redis_fixture import redis_client
 from tests.workers.tool_context import CountingProvider
 from workers import outcomes
@@ -34,6 +48,7 @@ from workers.deferral import Deferred
 from workers.providers.base import ProviderClient
 from workers.runner import Runner
 from workers.threads import ThreadStore, Turn
+from workers.tools import IMPLEMENTATIONS as TOOLS
 from workers.tools import ToolFunction, chat
 
 __all__ = ["redis_client"]
@@ -277,3 +292,188 @@ def test_time_is_only_read_from_the_injected_clock(client: redis.Redis) -> None:
     assert deliver(make_runner(client, "w1", early), clocked_job("t-1"), answering(calls)) == "ok"
     assert deliver(make_runner(client, "w1", late), clocked_job("t-2"), answering(calls)) == "timeout"
     assert calls == ["t-1"] and time.time() < NOW
+
+
+# --- rich answers, input rounds, protocol errors and logs ----------------------------------------
+ALL_INPUTS = {"elicitation": {}, "sampling": {}, "roots": {}}
+NAME_FORM = elicitation("What is your name?", {"name": {"type": "string"}}, ["name"])
+
+
+def modern_job(call_id: str, **fields: Any) -> dict[str, Any]:
+    payload = job(call_id)
+    payload.update(fields)
+    return payload
+
+
+def test_a_tool_answering_with_content_blocks_stores_them_with_a_plain_text_rendering(
+    client: redis.Redis,
+) -> None:
+    """An image and a text block end up in Outcome.content; text is the text blocks' words."""
+    image = image_block("iVBORw0KGgo=", "image/png")
+    answer = runner_for(client).run(
+        TASK, job("rich"), lambda ctx, args: reply(text_block("a red pixel"), image)
+    )
+    outcome = outcomes.load(client, "rich")
+    assert answer == "ok" and outcome is not None and outcome.kind == "complete"
+    assert outcome.content == [{"type": "text", "text": "a red pixel"}, image]
+    assert outcome.text == "a red pixel" and outcome.structured is None and not outcome.is_error
+
+
+def test_a_content_reply_marked_as_an_error_is_a_tool_error_not_a_protocol_error(client: redis.Redis) -> None:
+    """is_error stays a complete outcome with isError, as MCP asks of tool failures."""
+    failing = lambda ctx, args: reply(text_block("it broke"), is_error=True)  # noqa: E731
+    assert runner_for(client).run(TASK, job("tool-error"), failing) == "error"
+    outcome = outcomes.load(client, "tool-error")
+    assert outcome is not None and outcome.kind == "complete" and outcome.is_error and outcome.error is None
+
+
+def test_a_round_asking_for_input_is_stored_per_round_and_never_as_the_calls_result(
+    client: redis.Redis,
+) -> None:
+    """NeedInput: an input_required outcome under input_key, published to the caller and the input channel."""
+    pubsub = listen(client, "exai:reply:g1", INPUT_CHANNEL)
+
+    def ask(ctx: ToolContext, args: dict[str, Any]) -> Any:
+        raise NeedInput({"user_name": NAME_FORM}, continuation={"step": 1})
+
+    payload = modern_job("asks", reply_to="exai:reply:g1", client_capabilities={"elicitation": {}})
+    assert runner_for(client).run(TASK, payload, ask) == "input_required"
+    assert not client.exists(result_key("asks")) and not client.exists(claim_key("asks"))
+    interim = outcomes.load_interim(client, "asks", 0)
+    assert interim is not None and interim.kind == "input_required"
+    assert interim.input_requests == {"user_name": NAME_FORM} and interim.continuation == {"step": 1}
+    published, announced = messages(pubsub, 2)
+    event = decode_event(published)
+    assert isinstance(event, ResultEvent) and event.outcome.kind == "input_required"
+    assert json.loads(announced) == {"call_id": "asks", "round": 0}
+
+
+def test_the_next_round_gets_the_answers_and_the_continuation_and_ends_the_call(client: redis.Redis) -> None:
+    """Round 1 reads ctx.input_responses and ctx.continuation; its result is the call's result."""
+    seen: dict[str, Any] = {}
+
+    def greet(ctx: ToolContext, args: dict[str, Any]) -> Any:
+        seen.update(round=ctx.round, continuation=ctx.continuation)
+        content = accepted(ctx.input_responses, "user_name")
+        if content is None:
+            return NeedInput({"user_name": NAME_FORM}, {"step": 1})  # returning it works as raising it
+        return reply(text_block(f"Hello, {content['name']}!"))
+
+    caps = {"elicitation": {}}
+    assert (
+        runner_for(client).run(TASK, modern_job("hello", client_capabilities=caps), greet) == "input_required"
+    )
+    answers = {"user_name": {"action": "accept", "content": {"name": "Alice"}}}
+    second = modern_job(
+        "hello", client_capabilities=caps, round=1, input_responses=answers, continuation={"step": 1}
+    )
+    assert runner_for(client).run(TASK, second, greet) == "ok"
+    outcome = outcomes.load(client, "hello")
+    assert outcome is not None and outcome.text == "Hello, Alice!"
+    assert seen == {"round": 1, "continuation": {"step": 1}}
+
+
+def test_a_redelivered_round_that_already_asked_is_answered_without_running_the_tool_again(
+    client: redis.Redis,
+) -> None:
+    """The same round twice: the tool runs once, the second delivery republishes the question."""
+    tool = CountingTool()
+
+    def ask_once(ctx: ToolContext, args: dict[str, Any]) -> Any:
+        tool(ctx, args)
+        raise NeedInput({"user_name": NAME_FORM})
+
+    payload = modern_job("again", client_capabilities=ALL_INPUTS)
+    assert runner_for(client).run(TASK, payload, ask_once) == "input_required"
+    assert runner_for(client).run(TASK, payload, ask_once) == "duplicate"
+    assert tool.runs == 1 and not client.exists(claim_key("again"))
+
+
+def test_asking_through_a_capability_the_client_did_not_declare_ends_the_call_with_32021(
+    client: redis.Redis,
+) -> None:
+    """Sampling asked of a client that declared only elicitation: a -32021 protocol error naming it."""
+    asks_sampling = lambda ctx, args: NeedInput({"q": sampling("Capital of France?", 50)})  # noqa: E731
+    payload = modern_job("undeclared", client_capabilities={"elicitation": {}})
+    assert runner_for(client).run(TASK, payload, asks_sampling) == "error"
+    outcome = outcomes.load(client, "undeclared")
+    assert outcome is not None and outcome.kind == "protocol_error"
+    assert outcome.error is not None and outcome.error["code"] == -32021
+    assert outcome.error["data"] == {"requiredCapabilities": {"sampling": {}}}
+    assert outcomes.load_interim(client, "undeclared", 0) is None
+
+
+def test_a_protocol_failure_is_the_calls_terminal_outcome_with_its_code(client: redis.Redis) -> None:
+    """ProtocolFailure: kind protocol_error, error {code, message, data}, stored as the result."""
+
+    def fails(ctx: ToolContext, args: dict[str, Any]) -> Any:
+        raise ProtocolFailure(-32603, "the job failed at the protocol level", {"why": "test"})
+
+    assert runner_for(client).run(TASK, job("protocol"), fails) == "error"
+    outcome = outcomes.load(client, "protocol")
+    assert outcome is not None and outcome.kind == "protocol_error" and outcome.is_error
+    assert outcome.error == {
+        "code": -32603,
+        "message": "the job failed at the protocol level",
+        "data": {"why": "test"},
+    }
+
+
+def test_a_cancelled_call_is_not_asked_again_when_its_round_ends_with_a_question(client: redis.Redis) -> None:
+    """The call was cancelled while the round ran: the cancelled outcome is what gets published."""
+
+    def ask_after_cancel(ctx: ToolContext, args: dict[str, Any]) -> Any:
+        outcomes.store_and_publish(
+            client, Outcome(call_id="late", text="cancelled", is_error=True, error_code="CANCELLED"), None, 60
+        )
+        raise NeedInput({"user_name": NAME_FORM})
+
+    pubsub = listen(client, "exai:reply:g2")
+    payload = modern_job("late", reply_to="exai:reply:g2", client_capabilities=ALL_INPUTS)
+    runner_for(client).run(TASK, payload, ask_after_cancel)
+    event = decode_event(messages(pubsub, 1)[0])
+    assert isinstance(event, ResultEvent) and event.outcome.error_code == "CANCELLED"
+    assert outcomes.load_interim(client, "late", 0) is None
+
+
+def test_log_messages_reach_the_caller_only_when_it_listens(client: redis.Redis) -> None:
+    """ctx.log publishes {level, logger, data} events with Job.log, and nothing without it."""
+
+    def logs(ctx: ToolContext, args: dict[str, Any]) -> Any:
+        ctx.log("info", "started", logger="fixture")
+        ctx.log("warning", {"step": 2})
+        return reply(text_block("done"))
+
+    pubsub = listen(client, "exai:reply:g3")
+    runner_for(client).run(TASK, modern_job("quiet", reply_to="exai:reply:g3"), logs)
+    runner_for(client).run(TASK, modern_job("loud", reply_to="exai:reply:g3", log=True), logs)
+    events = [decode_event(raw) for raw in messages(pubsub, 4)]
+    assert [e.call_id for e in events] == ["quiet", "loud", "loud", "loud"]
+    assert isinstance(events[1], ProgressEvent) and events[1].log == {
+        "level": "info",
+        "data": "started",
+        "logger": "fixture",
+    }
+    assert isinstance(events[2], ProgressEvent) and events[2].log == {"level": "warning", "data": {"step": 2}}
+    assert isinstance(events[3], ResultEvent)
+
+
+def test_a_code_review_asks_for_files_in_its_first_round_and_answers_in_its_second(
+    client: redis.Redis,
+) -> None:
+    """Round 0 stores the files form (no thread written, no model asked); round 1 runs the expert."""
+    provider = CountingProvider()
+    step = {"step": "s", "step_number": 1, "total_steps": 1, "next_step_required": False, "findings": "f",
+            "confidence": "high", "model": "kimi-k2.6"}  # fmt: skip
+    first = modern_job("review", tool="codereview", arguments=step, client_capabilities={"elicitation": {}})
+    assert runner_for(client, provider).run(TASK, first, TOOLS["codereview"]) == "input_required"
+    interim = outcomes.load_interim(client, "review", 0)
+    assert interim is not None and list(interim.input_requests or {}) == ["expert_files"]
+    assert provider.calls == [] and client.zcard(thread_index_key("alice")) == 0
+    declined = {"expert_files": {"action": "decline"}}
+    second = {**first, "round": 1, "input_responses": declined, "continuation": interim.continuation}
+    assert runner_for(client, provider).run(TASK, second, TOOLS["codereview"]) == "ok"
+    outcome = outcomes.load(client, "review")
+    assert outcome is not None and outcome.structured is not None
+    assert outcome.structured["status"] == "codereview_complete" and len(provider.calls) == 1
+    assert client.zcard(thread_index_key("alice")) == 1

@@ -10,7 +10,7 @@ import redis
 
 from contracts.errors import InvalidArguments
 from contracts.models import ModelInfo
-from contracts.names import thread_key, thread_reservations_key
+from contracts.names import thread_index_key, thread_key, thread_reservations_key
 from contracts.settings import load_settings
 from tests.workers.redis_fixture import redis_client
 from workers.history import build_history
@@ -177,3 +177,17 @@ def test_an_append_leaves_the_turns_other_calls_reserved(redis_client: redis.Red
         store.release(pipe, thread.id, "call-a")
         pipe.execute()
     assert len(store.append(thread, turns(2)).turns) == 6
+
+
+def test_creating_and_continuing_a_thread_scores_it_in_its_owners_index(redis_client: redis.Redis) -> None:
+    """Gateways find a caller's threads through the index: every write refreshes it and its TTL."""
+    settings, now = load_settings(exai_thread_ttl_s=600), [time.time()]
+    store = ThreadStore(redis_client, settings, clock=lambda: now[0])
+    index = thread_index_key("indexed-owner")
+    thread = store.create("indexed-owner", "chat", [Turn("user", "q", "chat", call_id="c0")])
+    assert redis_client.zscore(index, thread.id) == pytest.approx(now[0])
+    assert 0 < redis_client.ttl(index) <= 600
+    now[0] += 5
+    store.append(thread, [Turn("user", "q2", "chat", call_id="c1")])
+    assert redis_client.zscore(index, thread.id) == pytest.approx(now[0])
+    assert redis_client.zcard(thread_index_key("someone-else")) == 0

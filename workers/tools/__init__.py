@@ -1,8 +1,10 @@
 """Tool implementations, one module per tool, each a function of a context and validated arguments.
 
 Each returns the tool's structured result (the envelope of ``contracts.tools.envelope_schema``) or
-raises an ``ExaiError``; the runner turns both into an ``Outcome``. The workflow tools that differ
-only in prompts are definitions in ``workflows``; the engine they share is ``workers.workflow``.
+raises an ``ExaiError``; the runner turns both into an ``Outcome``. A tool may also answer with
+content blocks (``contracts.answers.Reply``) or ask the client for input (``NeedInput``). The
+workflow tools that differ only in prompts are definitions in ``workflows``; the engine they share
+is ``workers.workflow``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from contracts.answers import NeedInput, Reply
 from workers.context import ToolContext
 from workers.tools import (
     challenge,
@@ -24,7 +27,8 @@ from workers.tools import (
     workflows,
 )
 
-ToolFunction = Callable[[ToolContext, dict[str, Any]], dict[str, Any]]
+ToolAnswer = dict[str, Any] | Reply | NeedInput
+ToolFunction = Callable[[ToolContext, dict[str, Any]], ToolAnswer]
 
 IMPLEMENTATIONS: dict[str, ToolFunction] = {
     "chat": chat.run,

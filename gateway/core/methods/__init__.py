@@ -1,0 +1,1 @@
+"""Method handlers of the protocol core: plain functions of (identity, params), raising core errors."""
