@@ -23,6 +23,7 @@ from websockets.typing import Subprotocol
 
 from bridge.relay import Message, Output, Relay
 from contracts.settings import Settings
+from gateway import jsonrpc
 from workers.backoff import compute_backoff
 
 log = logging.getLogger("exai.stdio")
@@ -62,28 +63,13 @@ class Bridge:
                 return  # the gateway loop notices and reconnects; the relay re-sends what matters
 
     def from_client_line(self, line: bytes) -> Output:
+        # The gateway's own decoding rules, here: a message the bridge would forward under its own
+        # id (a lone surrogate, an id that is no id, …) is answered at once, under the client's.
         try:
-            message = json.loads(line)
-        except ValueError as exc:
-            return Output(
-                to_client=[
-                    {
-                        "jsonrpc": "2.0",
-                        "id": None,
-                        "error": {"code": -32700, "message": f"Parse error: {exc}"},
-                    }
-                ]
-            )
-        if not isinstance(message, dict):
-            return Output(
-                to_client=[
-                    {
-                        "jsonrpc": "2.0",
-                        "id": None,
-                        "error": {"code": -32600, "message": "Invalid Request: expected a JSON object"},
-                    }
-                ]
-            )
+            message = jsonrpc.loads(line)
+            jsonrpc.parse(message, line)
+        except jsonrpc.DecodeError as exc:
+            return Output(to_client=[json.loads(jsonrpc.error(exc.id, exc.code, exc.message))])
         return self.relay.from_client(message)
 
     async def client_loop(self, lines: asyncio.Queue[bytes | None]) -> None:
