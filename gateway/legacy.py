@@ -309,7 +309,9 @@ class LegacySession:
             log.info("old-protocol call_tool %s as %s", job.tool, job.call_id)
             try:
                 pending = await asyncio.shield(queued)
-                reply(_dump(result_frame(request_id, await pending.future)))
+                # Shielded: this wait may be cancelled (the client left), the call and its slot not.
+                outcome = await asyncio.shield(pending.future)
+                reply(_dump(result_frame(request_id, outcome)))
             except ExaiError as exc:
                 code = ERROR_CODES.get(exc.code, exc.code)
                 reply(_dump(error_frame(request_id, code, exc.message, op="call_tool_res")))

@@ -461,7 +461,8 @@ class Session:
             try:
                 # Recorded as a task too: a client that leaves can fetch the result with tasks/result.
                 _, pending = await asyncio.shield(queued)
-                outcome = await pending.future
+                # Shielded: this wait may be cancelled (the client left), the call and its slot not.
+                outcome = await asyncio.shield(pending.future)
                 result = {
                     "content": [{"type": "text", "text": outcome.text}],
                     "isError": outcome.is_error,

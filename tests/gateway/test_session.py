@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -387,3 +388,28 @@ async def test_a_call_accepted_just_before_its_client_left_is_still_recorded_and
     tasks.release.set()
     await asyncio.sleep(0.01)
     assert session._outbox.empty()  # nobody is left to answer
+
+
+@pytest.mark.anyio
+async def test_a_client_leaving_stops_its_wait_but_never_the_call_it_waits_for() -> None:
+    """Closing the session cancels the request's wait, not the call's shared future (which holds the
+    client's in-flight slot until the outcome), and the call is detached so its progress stops."""
+    call: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    class Queued(FakeTasks):
+        async def start(self, job: Job, owner: str, ttl_ms: int, on_progress: Any, slot: Any) -> Any:
+            self.queued.append(job.call_id)
+            return None, SimpleNamespace(future=call)
+
+    tasks = Queued()
+    session = session_with(tasks)
+    exchange(session, INIT)
+    session.handle(json.dumps(request(1, "tools/call", {"name": "chat", "arguments": {"prompt": "hi"}})))
+    async with asyncio.timeout(5):
+        while not tasks.queued:
+            await asyncio.sleep(0)
+    await asyncio.sleep(0.01)  # the request now waits on the call
+    await session.close()
+    await asyncio.sleep(0.01)
+    assert not call.done()
+    assert cast(FakeBroker, session.broker).detached == tasks.queued
