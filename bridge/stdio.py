@@ -57,10 +57,28 @@ class Bridge:
         for message in output.to_gateway:
             if ws is None:
                 return
+            data = json.dumps(message, ensure_ascii=False).encode()
+            if len(data) > self.settings.exai_ws_max_frame_bytes:
+                # The gateway would close the connection (1009) and the relay send it again on the
+                # next one, forever: answer it here instead, as the gateway's refusal.
+                for answer in self._too_large(message, len(data)).to_client:
+                    self.write_client(answer)
+                continue
             try:
-                await ws.send(json.dumps(message, ensure_ascii=False))
+                await ws.send(data, text=True)
             except ConnectionClosed:
                 return  # the gateway loop notices and reconnects; the relay re-sends what matters
+
+    def _too_large(self, message: Message, size: int) -> Output:
+        limit = self.settings.exai_ws_max_frame_bytes
+        text = f"Invalid Request: the message is {size} bytes, above EXAI_WS_MAX_FRAME_BYTES={limit}"
+        if "method" not in message or "id" not in message:
+            log.warning(
+                "dropped a message of %d bytes for the gateway (EXAI_WS_MAX_FRAME_BYTES=%d)", size, limit
+            )
+            return Output()
+        refusal = {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32600, "message": text}}
+        return self.relay.from_gateway(refusal)
 
     def from_client_line(self, line: bytes) -> Output:
         # The gateway's own decoding rules, here: a message the bridge would forward under its own

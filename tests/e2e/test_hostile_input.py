@@ -137,8 +137,8 @@ async def test_a_lone_surrogate_on_the_old_protocol_is_an_invalid_request_and_th
 async def test_a_lone_surrogate_through_the_stdio_bridge_gets_one_error_and_the_bridge_goes_on(
     stack: Stack, tmp_path: Path
 ) -> None:
-    """The bridge answers such a line itself (under the client's id, or null); it does not stop, and
-    the next requests reach the gateway as before."""
+    """The bridge answers such a line itself (under the client's id, or null), and a request too large
+    for the gateway too; it does not stop, and the next requests reach the gateway as before."""
     with (tmp_path / "stderr.log").open("w") as err:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -161,8 +161,10 @@ async def test_a_lone_surrogate_through_the_stdio_bridge_gets_one_error_and_the_
             for frame in (SURROGATE_ID, SURROGATE_TOOL, SURROGATE_RESULT):
                 process.stdin.write(frame.encode() + b"\n")
             process.stdin.write(b'{"jsonrpc":"2.0","id":2,"method":"\xed\xa0\x80"}\n')  # an encoded surrogate
+            huge = {"jsonrpc": "2.0", "id": "big", "method": "ping", "params": {"x": "y" * (4 * 1024 * 1024)}}
+            process.stdin.write(json.dumps(huge).encode() + b"\n")  # above EXAI_WS_MAX_FRAME_BYTES
             await process.stdin.drain()
-            errors = [await bridge.receive() for _ in range(4)]
+            errors = [await bridge.receive() for _ in range(5)]
             await bridge.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": SLOW})
             call = await bridge.answer(3)
         finally:
@@ -174,6 +176,7 @@ async def test_a_lone_surrogate_through_the_stdio_bridge_gets_one_error_and_the_
         ("t", -32602),
         ("r", -32602),
         (None, -32700),
+        ("big", -32600),  # the gateway would close the connection, and the bridge resend it forever
     ]
     assert call["result"]["isError"] is False
 
