@@ -106,7 +106,9 @@ class Bridge:
                     self.url,
                     subprotocols=[Subprotocol("mcp")],
                     additional_headers=headers,
-                    max_size=s.exai_ws_max_frame_bytes,
+                    # EXAI_WS_MAX_FRAME_BYTES bounds what the gateway accepts, not what it answers
+                    # (a tools/list page may be larger): a refused answer would be asked again forever.
+                    max_size=None,
                     ping_interval=s.exai_ws_ping_interval_s,
                     ping_timeout=s.exai_ws_ping_timeout_s,
                     open_timeout=s.exai_stdio_connect_timeout_s,
