@@ -63,7 +63,9 @@ class InFlight:
         """A place for one more request that waits, or LimitExceeded naming the cap that is full."""
         return self.limits.admit(self.identity, len(self._entries))
 
-    def spawn(self, reply: Reply, work: Work, outstanding: Slot, call_id: str | None = None) -> None:
+    def spawn(
+        self, reply: Reply, work: Work, outstanding: Slot, call_id: str | None = None
+    ) -> asyncio.Task[None]:
         """Run ``work(reply)`` in its own task, holding ``outstanding`` (from :meth:`admit`) until
         the task ends; ``call_id`` names the call it waits for, if any."""
         task = asyncio.create_task(self._answering(reply, work), name=f"{reply.method}-{reply.key!r:.40}")
@@ -75,6 +77,7 @@ class InFlight:
                 del self._entries[reply.key]
 
         task.add_done_callback(ended)
+        return task
 
     async def _answering(self, reply: Reply, work: Work) -> None:
         try:

@@ -281,9 +281,13 @@ class LegacySession:
             }
         )
         # Accepted: queued whatever happens to the connection; the slot is held until the call ends.
-        queued = begin(self.broker.submit(job, self._progress_sender(request_id, job), slot))
+        queued = begin(self._queue(job, request_id, slot))
         reply = Reply(self._post_text, "call_tool", key, request_id)
         self.calls.spawn(reply, lambda r: self._run(r, job, queued), outstanding, job.call_id)
+
+    async def _queue(self, job: Job, request_id: str | int, slot: Slot) -> PendingCall:
+        with correlated(job.correlation_id):
+            return await self.broker.submit(job, self._progress_sender(request_id, job), slot)
 
     def _progress_sender(self, request_id: str | int, job: Job) -> Callable[..., None]:
         started = time.monotonic()

@@ -309,14 +309,27 @@ class Session:
             return
         job = self.broker.new_job(spec.name, arguments, client=self.identity, correlation_id=correlation)
         ttl_ms = self.tasks.ttl_ms(None if augmented is None else augmented.get("ttl"))
+        ids = {"tool": job.tool, "correlation_id": job.correlation_id, "call_id": job.call_id}
+        span = tracing.start("tools/call", **ids) if augmented is None else None
         # Accepted: from here the call is recorded and queued whatever happens to this request
         # (a client that drops at once leaves no task behind that nothing runs).
-        queued = begin(self.tasks.start(job, self.identity, ttl_ms, self._progress_sender(token), slot))
+        queued = begin(self._queue(job, ttl_ms, token, slot, span))
         reply = Reply(self.post, req.method, req.id, req)
         if augmented is not None:
             self.calls.spawn(reply, lambda r: self._start_task(r, job, queued), outstanding)
-        else:
-            self.calls.spawn(reply, lambda r: self._run_call(r, job, queued), outstanding, job.call_id)
+            return
+        waiting = self.calls.spawn(
+            reply, lambda r: self._run_call(r, job, queued, span), outstanding, job.call_id
+        )
+        if span is not None:
+            waiting.add_done_callback(lambda _: span.end())  # answered, or its client cancelled or left
+
+    async def _queue(
+        self, job: Any, ttl_ms: int, token: str | int | None, slot: Slot, span: tracing.OpenSpan | None
+    ) -> tuple[TaskRecord, PendingCall]:
+        """Record and queue an accepted call (run by ``begin``: it finishes even if its client leaves)."""
+        with correlated(job.correlation_id), tracing.current(span):  # the task headers carry the span
+            return await self.tasks.start(job, self.identity, ttl_ms, self._progress_sender(token), slot)
 
     def _admit(self, req: Request) -> Slot | None:
         """A place for ``req`` among the requests that wait, or None when refused (and answered)."""
@@ -449,12 +462,11 @@ class Session:
                 )
             )
 
-    async def _run_call(self, reply: Reply, job: Any, queued: Queueing) -> None:
+    async def _run_call(
+        self, reply: Reply, job: Any, queued: Queueing, span: tracing.OpenSpan | None
+    ) -> None:
         req_id = reply.request.id
-        with (
-            correlated(job.correlation_id),
-            tracing.span("tools/call", tool=job.tool, correlation_id=job.correlation_id, call_id=job.call_id),
-        ):
+        with correlated(job.correlation_id), tracing.current(span):
             log.info("tools/call %s as %s", job.tool, job.call_id)
             started = time.monotonic()
             status, error = "cancelled", "CANCELLED"  # unless an answer is sent below
