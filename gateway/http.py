@@ -192,6 +192,8 @@ class HttpFront:
             await self._end(session)
         if self._runner is not None:
             await self._runner.cleanup()  # closes the open connections
+        if self._server is not None:
+            await self._server.wait_closed()
 
     async def _end(self, session: HttpSession) -> None:
         if self.sessions.pop(session.id, None) is not None:

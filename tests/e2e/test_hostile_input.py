@@ -81,34 +81,31 @@ async def test_a_lone_surrogate_on_websocket_gets_one_error_and_the_other_calls_
 
 async def test_a_lone_surrogate_over_streamable_http_gets_a_json_rpc_error_never_a_500(stack: Stack) -> None:
     """Each hostile POST is answered with a JSON-RPC error (400 when its id is unreadable, else 200
-    with its id); invalid UTF-8 is a parse error; the session still calls tools afterwards."""
+    with its id); invalid UTF-8 is a parse error; a call running on the session meanwhile completes."""
     url = stack.http_url
     async with httpx.AsyncClient(timeout=WAIT) as client:
         session_id = await initialized(client, url)
         headers = {**AUTH, **ACCEPT, "Content-Type": "application/json", "Mcp-Session-Id": session_id}
-        for frame, (msg_id, code) in HOSTILE.items():
-            answer = await client.post(url, content=frame.encode(), headers=headers)
-            assert answer.status_code == (400 if msg_id is None else 200), (frame, answer.text)
-            assert answer.json()["id"] == msg_id and answer.json()["error"]["code"] == code
+        call = {"jsonrpc": "2.0", "id": "slow", "method": "tools/call", "params": SLOW}
+        slow = asyncio.ensure_future(client.post(url, json=call, headers=headers))
+        answers = []
+        for frame in HOSTILE:
+            answers.append(await client.post(url, content=frame.encode(), headers=headers))
         garbled = await client.post(url, content=b'{"jsonrpc":"2.0","id":1,"method":"\xff"}', headers=headers)
-        assert garbled.status_code == 400 and garbled.json()["error"]["code"] == -32700
-        call = {
-            "jsonrpc": "2.0",
-            "id": 9,
-            "method": "tools/call",
-            "params": {"name": "version", "arguments": {}},
-        }
-        version = await client.post(url, json=call, headers={**AUTH, **ACCEPT, "Mcp-Session-Id": session_id})
-    assert version.status_code == 200
-    assert version.headers["Content-Type"].startswith(("application/json", "text/event-stream"))
-    assert '"isError":false' in version.text
+        done = await slow
+    for answer, (msg_id, code) in zip(answers, HOSTILE.values(), strict=True):
+        assert answer.status_code == (400 if msg_id is None else 200), answer.text
+        assert answer.json()["id"] == msg_id and answer.json()["error"]["code"] == code
+    assert garbled.status_code == 400 and garbled.json()["error"]["code"] == -32700
+    assert not slow.cancelled() and done.status_code == 200
+    assert '"id":"slow"' in done.text and '"isError":false' in done.text and "meanwhile" in done.text
 
 
 async def test_a_lone_surrogate_on_the_old_protocol_is_an_invalid_request_and_the_connection_goes_on(
     stack: Stack,
 ) -> None:
-    """In a tool name, an argument or a request_id (and a NaN request_id): INVALID_REQUEST naming the
-    request when it can; a call already running completes; ping still answers."""
+    """In a tool name, an argument, the op or a request_id (and a NaN request_id): INVALID_REQUEST
+    naming the request when it can; a call already running completes; ping still answers."""
     async with greeted(stack) as client:
         await client.send(
             {"op": "call_tool", "request_id": "c1", "name": "chat", "arguments": SLOW["arguments"]}
@@ -124,10 +121,12 @@ async def test_a_lone_surrogate_on_the_old_protocol_is_an_invalid_request_and_th
         unreadable, _ = await client.until("error", None)
         await client.send('{"op":"ping","request_id":NaN}')
         not_a_number, _ = await client.until("error", None)
+        await client.send('{"op":"pi\\ud800ng","request_id":"s3"}')
+        op, _ = await client.until("error", "s3")
         result, _ = await client.until("call_tool_res", "c1")
         await client.send({"op": "ping", "request_id": "p2"})
         pong, _ = await client.until("pong", "p2")
-    for refused in (name, argument, unreadable, not_a_number):
+    for refused in (name, argument, unreadable, not_a_number, op):
         assert refused["error"]["code"] == "INVALID_REQUEST", refused
     assert "surrogate" in name["error"]["message"] and "finite" in not_a_number["error"]["message"]
     assert "error" not in result and "meanwhile" in json.loads(result["text"])["content"]
@@ -138,7 +137,8 @@ async def test_a_lone_surrogate_through_the_stdio_bridge_gets_one_error_and_the_
     stack: Stack, tmp_path: Path
 ) -> None:
     """The bridge answers such a line itself (under the client's id, or null), and a request too large
-    for the gateway too; it does not stop, and the next requests reach the gateway as before."""
+    for the gateway too; it does not stop, a call running meanwhile completes, and the next requests
+    reach the gateway as before."""
     with (tmp_path / "stderr.log").open("w") as err:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -158,15 +158,17 @@ async def test_a_lone_surrogate_through_the_stdio_bridge_gets_one_error_and_the_
                 {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params("t")}
             )
             await bridge.answer(1)
+            await bridge.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": SLOW})
             for frame in (SURROGATE_ID, SURROGATE_TOOL, SURROGATE_RESULT):
                 process.stdin.write(frame.encode() + b"\n")
             process.stdin.write(b'{"jsonrpc":"2.0","id":2,"method":"\xed\xa0\x80"}\n')  # an encoded surrogate
             huge = {"jsonrpc": "2.0", "id": "big", "method": "ping", "params": {"x": "y" * (4 * 1024 * 1024)}}
             process.stdin.write(json.dumps(huge).encode() + b"\n")  # above EXAI_WS_MAX_FRAME_BYTES
             await process.stdin.drain()
-            errors = [await bridge.receive() for _ in range(5)]
-            await bridge.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": SLOW})
+            errors = [await bridge.receive() for _ in range(5)]  # at once, while the call runs
             call = await bridge.answer(3)
+            await bridge.send({"jsonrpc": "2.0", "id": 4, "method": "ping"})
+            pong = await bridge.answer(4)
         finally:
             process.stdin.close()
             with anyio.fail_after(WAIT):
@@ -178,7 +180,10 @@ async def test_a_lone_surrogate_through_the_stdio_bridge_gets_one_error_and_the_
         (None, -32700),
         ("big", -32600),  # the gateway would close the connection, and the bridge resend it forever
     ]
-    assert call["result"]["isError"] is False
+    assert (
+        call["result"]["isError"] is False and "meanwhile" in call["result"]["structuredContent"]["content"]
+    )
+    assert pong["result"] == {}
 
 
 def _tasks_since(stack: Stack, started: float) -> list[str]:
