@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,6 +32,7 @@ from gateway.jsonrpc import Message, Notification, Request, RequestId, Response
 from gateway.limits import LimitExceeded, Slot, shared_limits
 from gateway.tasks import TaskError, TaskRecord, TaskService
 from gateway.telemetry import NullTelemetry, method_label
+from gateway.tool_call import META_CORRELATION, Refused, read_tool_call
 from gateway.tool_catalog import InvalidCursor, ToolCatalog
 
 log = logging.getLogger(__name__)
@@ -43,8 +42,6 @@ SUPPORTED_PROTOCOLS = ("2025-11-25", "2025-06-18")
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 # Progress frames are dropped (answers never are) once this many frames wait for a slow reader.
 OUTBOX_SOFT_LIMIT = 1000
-CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-META_CORRELATION = "io.exai/correlation_id"
 META_CALL = "io.exai/call_id"
 META_RETRY_AFTER = "io.exai/retry_after_s"
 META_TEXT = "io.exai/text"  # answer text streamed in a progress notification
@@ -256,66 +253,32 @@ class Session:
                 )
             )
             return
-        name = req.params.get("name")
-        if not isinstance(name, str):
-            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, "Invalid params: name must be a string"))
+        try:
+            call = read_tool_call(req.params, self.catalog)
+        except Refused as refused:
+            if refused.as_result:
+                self.post(jsonrpc.result(req.id, _error_result(refused.message)))
+            else:
+                self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, refused.message))
             return
-        spec = self.catalog.lookup(name)
-        if spec is None:
-            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, f"Unknown tool: {name[:128]}"))
-            return
-        arguments = req.params.get("arguments")
-        if arguments is None:
-            arguments = {}
-        if not isinstance(arguments, dict):
-            self.post(jsonrpc.result(req.id, _error_result("Invalid arguments: arguments must be an object")))
-            return
-        augmented = req.params.get("task")
-        if augmented is not None and not isinstance(augmented, dict):
-            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, "Invalid params: task must be an object"))
-            return
-        meta = req.params.get("_meta")
-        meta = meta if isinstance(meta, dict) else {}
-        token = meta.get("progressToken")
-        # NaN and ±Infinity would be echoed in every progress notification, and kept as a ttl.
-        for where, value in (("_meta.progressToken", token), ("task.ttl", (augmented or {}).get("ttl"))):
-            if isinstance(value, float) and not math.isfinite(value):
-                message = f"Invalid params: {where} must be a finite number (JSON has no NaN or Infinity)"
-                self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, message))
-                return
-        problems = self.catalog.argument_errors(spec.name, arguments)
-        if problems and augmented is not None:
-            # A task-augmented call expects a task back; a refusal before one exists is an error.
-            message = f"Invalid arguments for {spec.name}: " + "; ".join(problems)
-            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, message))
-            return
-        if problems:
-            self.post(
-                jsonrpc.result(
-                    req.id, _error_result(f"Invalid arguments for {spec.name}: " + "; ".join(problems))
-                )
-            )
-            return
-        if isinstance(token, bool) or not isinstance(token, str | int):
-            token = None
-        supplied = meta.get(META_CORRELATION)
-        correlation = supplied if isinstance(supplied, str) and CORRELATION_ID.match(supplied) else None
         outstanding = self._admit(req)
         if outstanding is None:
             return
-        slot = self._call_slot(req, augmented is not None)
+        slot = self._call_slot(req, call.task is not None)
         if slot is None:
             outstanding.release()
             return
-        job = self.broker.new_job(spec.name, arguments, client=self.identity, correlation_id=correlation)
-        ttl_ms = self.tasks.ttl_ms(None if augmented is None else augmented.get("ttl"))
+        job = self.broker.new_job(
+            call.tool, call.arguments, client=self.identity, correlation_id=call.correlation_id
+        )
+        ttl_ms = self.tasks.ttl_ms(None if call.task is None else call.task.get("ttl"))
         ids = {"tool": job.tool, "correlation_id": job.correlation_id, "call_id": job.call_id}
-        span = tracing.start("tools/call", **ids) if augmented is None else None
+        span = tracing.start("tools/call", **ids) if call.task is None else None
         # Accepted: from here the call is recorded and queued whatever happens to this request
         # (a client that drops at once leaves no task behind that nothing runs).
-        queued = begin(self._queue(job, ttl_ms, token, slot, span))
+        queued = begin(self._queue(job, ttl_ms, call.progress_token, slot, span))
         reply = Reply(self.post, req.method, req.id, req)
-        if augmented is not None:
+        if call.task is not None:
             self.calls.spawn(reply, lambda r: self._start_task(r, job, queued), outstanding)
             return
         waiting = self.calls.spawn(
