@@ -4,10 +4,9 @@ A connection whose first frame is ``{"op": "hello", ...}`` speaks it: ``hello`` 
 (close 4003 on a bad token, 4002 when no hello comes within ``EXAI_LEGACY_HELLO_TIMEOUT_S``, 4000 on
 invalid JSON), then ``list_tools`` and ``call_tool`` (or its alias ``tool_call``), answered with
 ``call_tool_ack``, ``progress`` heartbeats and ``call_tool_res``. Every error names the request it
-answers: the old daemon sent errors without ``request_id`` and its clients hung waiting. A frame
-that is JSON but cannot be used as sent (a lone surrogate in a string, a non-finite request_id) is
-answered with ``INVALID_REQUEST`` and the connection goes on; an unexpected failure is answered
-with ``INTERNAL_ERROR``.
+answers: the old daemon sent errors without ``request_id`` and its clients hung waiting. Frames are
+read and written by :mod:`gateway.legacy_frames`; an unexpected failure is answered with
+``INTERNAL_ERROR``.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -29,93 +27,30 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
 
 from contracts.errors import ExaiError
-from contracts.job import Job, Outcome
+from contracts.job import Job
 from contracts.logs import correlated
 from contracts.version import SERVER_NAME, __version__
-from gateway import jsonrpc
 from gateway.calls import CallBroker, PendingCall, begin
 from gateway.inflight import InFlight, Reply
+from gateway.legacy_frames import (
+    CLOSE_INVALID_JSON,
+    CLOSE_NO_HELLO,
+    CLOSE_UNAUTHORIZED,
+    ERROR_CODES,
+    BadFrame,
+    Frame,
+    ProtocolViolation,
+    error_frame,
+    hello_identity,
+    parse,
+    result_frame,
+)
+from gateway.legacy_frames import dump as _dump
+from gateway.legacy_frames import is_hello as is_hello  # the gateway asks which protocol a frame opens
 from gateway.limits import LimitExceeded, Slot, shared_limits
 from gateway.tool_catalog import ToolCatalog
 
 log = logging.getLogger(__name__)
-
-CLOSE_INVALID_JSON = 4000
-CLOSE_NO_HELLO = 4002
-CLOSE_UNAUTHORIZED = 4003
-
-# Outcome error codes of the new service, as the old protocol names them.
-ERROR_CODES = {
-    "TIMEOUT": "TIMEOUT",
-    "PROVIDER_ERROR": "PROVIDER_ERROR",
-    "RETRIES_EXHAUSTED": "PROVIDER_ERROR",
-    "PROVIDER_NOT_CONFIGURED": "PROVIDER_ERROR",
-    "CANCELLED": "CANCELLED",
-    "INVALID_ARGUMENTS": "INVALID_REQUEST",
-    "TOOL_NOT_FOUND": "TOOL_NOT_FOUND",
-}
-
-Frame = dict[str, Any]
-
-
-class ProtocolViolation(Exception):
-    """Raised when a frame breaks the old protocol so badly that the connection must close."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-class BadFrame(Exception):
-    """Raised when a frame is a JSON object that cannot be used as sent; it is answered with an
-    error naming its ``request_id`` (when that is sound) and the connection goes on."""
-
-    def __init__(self, data: Frame, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        op = data.get("op")
-        self.op = op if isinstance(op, str) and not jsonrpc.SURROGATE.search(op) else None
-        self.request_id = data.get("request_id") if _sound_id(data.get("request_id")) else None
-
-
-def _sound_id(value: Any) -> bool:
-    """A request_id that can be sent back as it came (JSON has no NaN, UTF-8 no lone surrogate)."""
-    if isinstance(value, str):
-        return jsonrpc.SURROGATE.search(value) is None
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return not isinstance(value, dict | list)
-
-
-def parse(frame: str | bytes) -> Frame:
-    """One old-protocol frame as a dict; ProtocolViolation(4000) when it is not a JSON object,
-    BadFrame when it is one that cannot be used as sent."""
-    try:
-        data = jsonrpc.loads(frame)
-    except jsonrpc.DecodeError:
-        raise ProtocolViolation(CLOSE_INVALID_JSON, "invalid JSON") from None
-    if not isinstance(data, dict):
-        raise ProtocolViolation(CLOSE_INVALID_JSON, "a frame must be a JSON object")
-    if jsonrpc.may_hold_surrogates(frame) and (where := jsonrpc.lone_surrogate(data)) is not None:
-        raise BadFrame(
-            data,
-            f"{jsonrpc.shown(where)} holds a lone UTF-16 surrogate (an escape such as \\ud800 without "
-            "its pair), which is not valid Unicode; send well-formed strings",
-        )
-    if not _sound_id(data.get("request_id")):
-        raise BadFrame(data, "request_id must be a string or a finite number")
-    return data
-
-
-def is_hello(frame: str | bytes) -> bool:
-    """True when a connection's first frame opens the old protocol."""
-    try:
-        return parse(frame).get("op") == "hello"
-    except BadFrame as exc:
-        return exc.op == "hello"
-    except ProtocolViolation:
-        return False
 
 
 def may_say_hello(request: Request) -> bool:
@@ -129,18 +64,6 @@ def may_say_hello(request: Request) -> bool:
     return (
         "mcp" not in subprotocols and "Authorization" not in request.headers and "token=" not in request.path
     )
-
-
-def _dump(frame: Frame) -> str:
-    return jsonrpc.dumps(frame)
-
-
-def error_frame(request_id: Any, code: str, message: str, *, op: str = "error", **extra: Any) -> Frame:
-    error: Frame = {"code": code, "message": message, **extra}
-    frame: Frame = {"op": op, "request_id": request_id, "error": error}
-    if op == "call_tool_res":
-        frame.update(outputs=[], text=message)
-    return frame
 
 
 class LegacySession:
@@ -356,29 +279,6 @@ class LegacySession:
 def _internal_error(reply: Reply) -> str:
     message = "internal error; the gateway's log has details"
     return _dump(error_frame(reply.request, "INTERNAL_ERROR", message, op="call_tool_res"))
-
-
-def result_frame(request_id: str | int, outcome: Outcome) -> Frame:
-    frame: Frame = {
-        "op": "call_tool_res",
-        "request_id": request_id,
-        "outputs": [{"type": "text", "text": outcome.text}],
-        "text": outcome.text,
-    }
-    if outcome.is_error:
-        code = ERROR_CODES.get(outcome.error_code or "", outcome.error_code or "PROVIDER_ERROR")
-        frame["error"] = {"code": code, "message": outcome.text}
-    return frame
-
-
-def hello_identity(
-    hello: Frame, handshake_identity: str | None, identify: Callable[[str], str | None]
-) -> str | None:
-    """Who a hello authenticates: its token if it has one, else the handshake's identity."""
-    token = hello.get("token")
-    if isinstance(token, str) and token:
-        return identify(token)
-    return handshake_identity
 
 
 async def opening_frame(
