@@ -3,9 +3,8 @@
 websockets' handshake hook cannot read a POST body, so this front is an aiohttp server on its own
 port (``EXAI_HTTP_PORT``) inside the gateway process, sharing its CallBroker, ToolCatalog,
 Authenticator and per-client limits. Each HTTP session (``Mcp-Session-Id``) wraps one
-:class:`~gateway.session.Session`, the very object a WebSocket connection gets; this module only
-routes that session's outgoing frames: a response (and the progress of its request) to the POST that
-asked, everything else to the session's GET stream.
+:class:`~gateway.session.Session`, the very object a WebSocket connection gets
+(:mod:`gateway.http_session` routes its outgoing frames); this module handles the requests.
 
 Against hostile clients: each client identity holds at most ``EXAI_HTTP_MAX_SESSIONS_PER_CLIENT``
 sessions (a new one ends its least recently used idle one), a session never used after its
@@ -34,9 +33,10 @@ from gateway import jsonrpc
 from gateway.auth import Authenticator
 from gateway.calls import CallBroker
 from gateway.http_guard import Guards
+from gateway.http_session import HttpSession, route_key
 from gateway.jsonrpc import Message, Request
 from gateway.limits import ConnectionLimits, LimitExceeded, SessionLimits
-from gateway.session import LIMIT_EXCEEDED, SUPPORTED_PROTOCOLS, Session
+from gateway.session import LIMIT_EXCEEDED, SUPPORTED_PROTOCOLS
 from gateway.tool_catalog import ToolCatalog
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,6 @@ HEADER_VERSIONS = ("2024-11-05", "2025-03-26", *SUPPORTED_PROTOCOLS)
 STREAMED_METHODS = ("tools/call", "tasks/result")
 
 
-def _key(msg_id: Any) -> str:
-    return json.dumps(msg_id)  # keeps 1 and "1" apart, as JSON-RPC does
-
-
 def _sse(frame: str) -> bytes:
     return f"event: message\ndata: {frame}\n\n".encode()
 
@@ -64,54 +60,6 @@ def _error_body(status: int, code: int, message: str, msg_id: Any = None, data: 
     return web.Response(
         text=jsonrpc.error(msg_id, code, message, data), status=status, content_type="application/json"
     )
-
-
-class HttpSession:
-    """One Streamable HTTP session: an MCP Session plus the streams its frames are routed to."""
-
-    def __init__(
-        self,
-        session_id: str,
-        identity: str,
-        ip: str,
-        broker: CallBroker,
-        catalog: ToolCatalog,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.id = session_id
-        self.identity = identity
-        self.ip = ip
-        self.mcp = Session(broker, catalog, identity, self._route)
-        self.waiters: dict[str, asyncio.Queue[str]] = {}
-        self.progress_tokens: dict[str, str] = {}  # progress token -> request key
-        self.stream: asyncio.Queue[str | None] | None = None
-        self.clock = clock
-        self.last_used = clock()
-        self.used = False  # any request after its initialize (else it ends after EXAI_HTTP_SESSION_UNUSED_S)
-        self._writer = asyncio.create_task(self.mcp.write_forever(), name=f"http-session-{session_id[:8]}")
-
-    async def _route(self, frame: str) -> None:
-        message = json.loads(frame)
-        target: asyncio.Queue[str] | None = None
-        if "method" not in message:
-            target = self.waiters.get(_key(message.get("id")))
-        elif message["method"] == "notifications/progress":
-            request = self.progress_tokens.get(_key(message.get("params", {}).get("progressToken")))
-            target = self.waiters.get(request) if request else None
-        if target is not None:
-            target.put_nowait(frame)
-        elif self.stream is not None:
-            self.stream.put_nowait(frame)
-        # else: nobody listens (no GET stream open); notifications are dropped, as MCP allows
-
-    def busy(self) -> bool:
-        return bool(self.waiters) or self.stream is not None or bool(self.mcp.calls)
-
-    async def close(self) -> None:
-        if self.stream is not None:
-            self.stream.put_nowait(None)
-        self._writer.cancel()
-        await self.mcp.close()
 
 
 class HttpFront:
@@ -340,7 +288,7 @@ class HttpFront:
     async def _exchange(
         self, request: web.Request, session: HttpSession, message: Request, streamed: bool
     ) -> web.StreamResponse:
-        key = _key(message.id)
+        key = route_key(message.id)
         if key in session.waiters:
             return _error_body(200, -32600, "Invalid Request: this id is already in use", message.id)
         queue: asyncio.Queue[str] = asyncio.Queue()
@@ -348,7 +296,7 @@ class HttpFront:
         meta = message.params.get("_meta")
         token = meta.get("progressToken") if isinstance(meta, dict) else None
         if token is not None:
-            session.progress_tokens[_key(token)] = key
+            session.progress_tokens[route_key(token)] = key
         try:
             session.mcp.dispatch(message)
             if not streamed:
@@ -373,7 +321,7 @@ class HttpFront:
         finally:
             session.waiters.pop(key, None)
             if token is not None:
-                session.progress_tokens.pop(_key(token), None)
+                session.progress_tokens.pop(route_key(token), None)
             session.last_used = self.clock()
 
     # --- GET: the session's stream of server messages ------------------------------------------
