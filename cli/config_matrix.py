@@ -40,7 +40,10 @@ DESCRIPTIONS = {
     "dashboard_port": "Live dashboard of `exai monitor`.",
     "log_level": "DEBUG, INFO, WARNING, ERROR or CRITICAL; logs always go to stderr.",
     "exai_log_format": "`text`, or `json` for one JSON object per line.",
-    "exai_ws_token": "Client token (16+ characters) for every front door; unset: no authentication.",
+    "exai_ws_token": (
+        "Client token (16+ characters) for every front door; unset: the local token file's "
+        "(`EXAI_AUTH=token`), or none (`EXAI_AUTH=none`)."
+    ),
     "kimi_api_key": "Kimi (Moonshot) API key.",
     "glm_api_key": "GLM (Zhipu / Z.ai) API key.",
     "kimi_api_url": "Kimi API base URL.",
@@ -120,6 +123,9 @@ USED_BY = {
     "exai_visibility_timeout_s": "all",
     "exai_ws_tokens": "gateway",
     "exai_ws_token": "gateway, stdio bridge, cli",
+    "exai_allowed_origins": "gateway, monitor",
+    "exai_auth": "gateway",
+    "exai_ws_token_file": "gateway, stdio bridge, cli",
     "log_level": "all",
     "exai_log_format": "all",
     **{

@@ -31,7 +31,11 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging(settings.log_level, settings.exai_log_format)
     tracing.setup(settings, "exai-gateway")
-    run_gateway(settings)
+    try:
+        run_gateway(settings)
+    except ConfigError as exc:  # the local token file is unsafe or cannot be written
+        sys.stderr.write(f"exai gateway: {exc.message}\n")
+        return 2
     return 0
 
 
@@ -131,9 +135,12 @@ def cmd_call(args: argparse.Namespace) -> int:
 
     settings = _settings()
     url = gateway_url(settings, args.url)
-    token = settings.exai_ws_token.get_secret_value() if settings.exai_ws_token else None
     try:
+        token = settings.client_token(url)
         arguments = parse_arguments(args.arguments, args.json)
+    except ConfigError as exc:
+        sys.stderr.write(f"exai call: {exc.message}\n")
+        return 2
     except ValueError as exc:
         sys.stderr.write(f"exai call: {exc}\n")
         return 2
@@ -186,11 +193,14 @@ def cmd_task(args: argparse.Namespace) -> int:
     from cli.tasks import render_task, task_action
 
     settings = _settings()
-    token = settings.exai_ws_token.get_secret_value() if settings.exai_ws_token else None
     timeout = args.timeout or (settings.exai_call_timeout_s + 30 if args.action == "result" else 30.0)
     try:
         url = gateway_url(settings, args.url)
+        token = settings.client_token(url)
         answer = asyncio.run(task_action(url, token, args.action, args.id, timeout=timeout))
+    except ConfigError as exc:
+        sys.stderr.write(f"exai task: {exc.message}\n")
+        return 2
     except ValueError as exc:
         sys.stderr.write(f"exai task: {exc}\n")
         return 2
@@ -222,8 +232,7 @@ def cmd_stdio(args: argparse.Namespace) -> int:
     protocol_out = claim_stdout()  # before anything can print: stdout carries protocol only
     settings = _settings()
     configure_logging(settings.log_level, settings.exai_log_format)
-    token = settings.exai_ws_token.get_secret_value() if settings.exai_ws_token else None
-    return run_stdio(settings, gateway_url(settings, args.url), token, protocol_out)
+    return run_stdio(settings, gateway_url(settings, args.url), protocol_out)
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from types import FrameType
 from pydantic import SecretStr
 
 from cli.local_redis import LocalRedis, free_port
+from contracts import local_token
 from contracts.errors import ConfigError
 from contracts.settings import Settings
 
@@ -33,8 +34,32 @@ def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", *args], env=env)
 
 
+TOKEN_LINE = (
+    "clients authenticate with the token in {path} (exai call and exai stdio read it; "
+    "EXAI_WS_TOKEN chooses one, EXAI_AUTH=none turns authentication off)\n"
+)
+
+
+def client_token_step(settings: Settings, env: dict[str, str]) -> Path | None:
+    """With no token configured (and EXAI_AUTH=token), make sure the local token file holds one, and
+    point every child at that same file. Returns its path, to print; never the token."""
+    if not settings.uses_token_file():
+        return None
+    path = settings.token_file()
+    local_token.ensure(path)
+    env["EXAI_WS_TOKEN_FILE"] = str(path)
+    return path
+
+
 def run_stack(settings: Settings, *, workers: int = 1, state_dir: Path | None = None) -> int:
     env = dict(os.environ)
+    try:
+        token_file = client_token_step(settings, env)
+    except ConfigError as exc:
+        sys.stderr.write(f"exai up: {exc.message}\n")
+        return 2
+    if token_file is not None:
+        sys.stderr.write(TOKEN_LINE.format(path=token_file))
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     local_redis: LocalRedis | None = None
     stopping = False

@@ -84,6 +84,12 @@ class ProviderError(ExaiError):
         return self.kind in RETRYABLE_KINDS
 
 
+class CallSetAside(ExaiError):
+    """Raised when a call stopped too many workers (each crashed or hung running it) to be run again."""
+
+    code = "SET_ASIDE"
+
+
 class ProviderNotConfigured(ExaiError):
     """Raised when a call needs a provider whose API key is not set."""
 
@@ -106,5 +112,6 @@ KIND_QUOTA = "quota"
 KIND_AUTH = "auth"
 KIND_CONTENT = "content_filter"
 KIND_BAD_REQUEST = "bad_request"
+KIND_TLS = "tls"  # the provider's certificate could not be verified: a trust setting, not a blip
 
 RETRYABLE_KINDS = frozenset({KIND_RATE_LIMIT, KIND_OVERLOADED, KIND_SERVER, KIND_NETWORK, KIND_TIMEOUT})

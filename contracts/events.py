@@ -28,6 +28,7 @@ CALL = "call"  # tool, status, error, duration, correlation_id, call_id
 API = "api"  # provider, model, status, latency, prompt_tokens, completion_tokens
 RETRY = "retry"  # provider, reason
 ERROR = "error"  # component, error_type
+SET_ASIDE = "set_aside"  # tool, handovers, correlation_id: a call answered instead of run again
 
 EVENT_FIELD = "e"  # the one stream field holding an event's JSON
 
@@ -129,6 +130,7 @@ __all__ = [
     "MCP_METHODS",
     "REQUEST",
     "RETRY",
+    "SET_ASIDE",
     "EventBuffer",
     "Heartbeat",
     "ProcessSampler",

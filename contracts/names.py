@@ -6,9 +6,6 @@ from __future__ import annotations
 TOOL_QUEUE = "exai.tools"
 TASK_PREFIX = "exai.tool."
 NOOP_TASK = "exai.noop"  # used by the benchmark as the raw Celery baseline
-# kombu's Redis transport keeps delivered, unacknowledged messages here (its defaults, no prefix).
-UNACKED_KEY = "unacked"
-UNACKED_INDEX_KEY = "unacked_index"
 
 # Redis keys and channels. Every key the service writes starts with this prefix.
 PREFIX = "exai:"
@@ -67,15 +64,22 @@ def gateway_heartbeat_key(gateway_id: str) -> str:
 
 # Conversation threads and consensus sub-calls (workers only).
 THREAD_KEY = PREFIX + "thread:{thread_id}"  # JSON thread, TTL refreshed on every turn
+# Sorted set of the calls that reserved a thread's next turn pair, scored by their deadline (ms).
+THREAD_RESERVATIONS_KEY = PREFIX + "thread-reservations:{thread_id}"
 CONSULT_TASK = "exai.consult"  # one model's opinion for a consensus call
 CONSULT_RESULT_KEY = PREFIX + "consult:{sub_id}"  # JSON outcome of one consult, kept result_ttl
-CONSULT_DONE_KEY = PREFIX + "consult-done:{call_id}"  # list of finished sub ids the parent pops
+CONSULT_DONE_KEY = PREFIX + "consult-done:{call_id}"  # set of the call's finished sub ids
+CONSULT_WAITING_KEY = PREFIX + "consult-waiting:{call_id}"  # the parent deferred, holding no slot
 SUPABASE_QUEUE = "exai.supabase"  # durable-history writes, retried through outages
 SUPABASE_TASK = "exai.supabase.write"
 
 
 def thread_key(thread_id: str) -> str:
     return THREAD_KEY.format(thread_id=thread_id)
+
+
+def thread_reservations_key(thread_id: str) -> str:
+    return THREAD_RESERVATIONS_KEY.format(thread_id=thread_id)
 
 
 def consult_result_key(sub_id: str) -> str:
@@ -86,12 +90,25 @@ def consult_done_key(call_id: str) -> str:
     return CONSULT_DONE_KEY.format(call_id=call_id)
 
 
+def consult_waiting_key(call_id: str) -> str:
+    return CONSULT_WAITING_KEY.format(call_id=call_id)
+
+
 # Durable calls (MCP tasks), crash recovery and capacity.
 DONE_CHANNEL = PREFIX + "done"  # every finished call id, for gateways waiting on calls they did not send
 TASK_KEY = PREFIX + "task:{task_id}"  # JSON task record (owner, tool, created, ttl), kept for its ttl
 TASK_INDEX_KEY = PREFIX + "tasks:{owner}"  # sorted set of one client's task ids by creation time
 CLAIM_KEY = PREFIX + "claim:{call_id}"  # the worker running a call; lapses when that worker dies
-REAPER_LOCK_KEY = PREFIX + "reaper-lock"  # one worker at a time hands dead workers' calls back
+# Hash: the worker that last took the call's claim (runner) and how often the call was taken over
+# after its runner's claim lapsed (handovers); dropped with the outcome's storing, else expires
+# after the outcome's ttl.
+HANDOVER_KEY = PREFIX + "handovers:{call_id}"
+# The queue protocol (contracts.transport): each consumer's delivered, unacknowledged messages.
+CONSUMERS_KEY = PREFIX + "consumers"  # sorted set: consumer -> when its heartbeat lapses (ms)
+GONE_CONSUMERS_KEY = PREFIX + "consumers-gone"  # sorted set: recovered consumer -> when (ms)
+CONSUMER_QUEUES_PREFIX = PREFIX + "consumer-queues:"  # + consumer: set of queues it holds messages of
+INFLIGHT_PREFIX = PREFIX + "inflight:"  # + consumer + INFLIGHT_SEP + queue: list of its messages
+INFLIGHT_SEP = "|"
 LEASE_KEY = PREFIX + "lease:{scope}"  # sorted set of in-flight provider calls, scored by expiry
 
 
@@ -105,6 +122,14 @@ def task_index_key(owner: str) -> str:
 
 def claim_key(call_id: str) -> str:
     return CLAIM_KEY.format(call_id=call_id)
+
+
+def handover_key(call_id: str) -> str:
+    return HANDOVER_KEY.format(call_id=call_id)
+
+
+def inflight_key(consumer: str, queue: str) -> str:
+    return f"{INFLIGHT_PREFIX}{consumer}{INFLIGHT_SEP}{queue}"
 
 
 def lease_key(scope: str) -> str:

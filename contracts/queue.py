@@ -2,34 +2,54 @@
 
 The gateway uses it only to send tasks by name and revoke them; workers register the tool tasks on
 it. Settings follow ../shared/notes/celery.md: late acks with redelivery of a lost worker's task,
-prefetch 1, a visibility timeout above the longest call, JSON only, task events on.
+prefetch 1, JSON only, task events on. The broker is the project's own Redis transport
+(``contracts.transport``), chosen through ``broker_transport`` for ``redis://`` and ``rediss://``
+URLs; task events go out in batches (``contracts.task_events``).
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlparse
 
 from celery import Celery
 
-from contracts import kombu_clients
 from contracts.names import TOOL_QUEUE
 from contracts.settings import Settings
+from contracts.task_events import batching_events
 
 # Broker connections beyond one per concurrent call: the consumer, events, pidbox, heartbeats.
 BROKER_CONNECTIONS_SPARE = 50
 
 
-def make_celery(settings: Settings) -> Celery:
-    kombu_clients.install()
-    app = Celery("exai", broker=settings.redis_url, backend=settings.redis_url)
+OWN_TRANSPORT = "contracts.transport:Transport"
+
+
+def make_celery(
+    settings: Settings, *, consumer: str | None = None, is_running: Callable[[str], bool] | None = None
+) -> Celery:
+    """The app; a worker names itself as a queue ``consumer`` and says which task ids it still
+    runs (``is_running``), so a reconnect does not hand its running calls to another worker."""
+    app = Celery(
+        "exai", broker=settings.redis_url, backend=settings.redis_url, events=batching_events(settings)
+    )
     visibility = {"visibility_timeout": settings.visibility_timeout_s}
-    # Scan for unacknowledged messages past the visibility timeout on every idle poll, not every
-    # tenth: with the gevent worker's sync loop that is seconds instead of tens of seconds.
     # kombu's Redis pool defaults to 10 connections; a gevent worker acknowledging hundreds of
     # calls at once ran out of them (MaxConnectionsError, seen by Celery as a lost broker).
     connections = settings.exai_worker_concurrency + BROKER_CONNECTIONS_SPARE
-    broker_options = {**visibility, "unacked_restore_throttle": 1, "max_connections": connections}
+    broker_options: dict[str, Any] = {"max_connections": connections}
+    if urlparse(settings.redis_url).scheme in ("redis", "rediss"):
+        # An explicit transport wins over the URL's scheme (kombu.Connection); Sentinel URLs keep
+        # kombu's own transport.
+        app.conf.broker_transport = OWN_TRANSPORT
+        broker_options["consumer_heartbeat_s"] = settings.exai_consumer_heartbeat_s
+        if consumer is not None:
+            broker_options["consumer_id"] = consumer
+        if is_running is not None:
+            broker_options["is_running"] = is_running
+    else:
+        broker_options.update(visibility)
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -59,20 +79,3 @@ def make_celery(settings: Settings) -> Celery:
     )
     return app
 
-
-def unacked_message(raw: bytes | str) -> tuple[dict[str, Any], str, str] | None:
-    """kombu's record of a delivered, unacknowledged message (a value under ``UNACKED_KEY``):
-    its payload, routing key and task id, or ``None`` when it is not a task message."""
-    try:
-        payload, _exchange, routing_key = json.loads(raw)
-    except (ValueError, TypeError):
-        return None
-    task_id = message_task_id(payload)
-    return (payload, str(routing_key), task_id) if task_id else None
-
-
-def message_task_id(payload: object) -> str | None:
-    """The task id (our call id) in a kombu message payload, or ``None`` when it has none."""
-    headers = payload.get("headers") if isinstance(payload, dict) else None
-    task_id = headers.get("id") if isinstance(headers, dict) else None
-    return task_id if isinstance(task_id, str) and task_id else None

@@ -9,14 +9,17 @@ variable.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts import local_token
 from contracts.errors import ConfigError
 from contracts.models import DEFAULT_MODELS, PROVIDERS, ModelInfo, parse_model_list
+from contracts.origins import LOOPBACK_HOSTS, OriginPolicy, parse_allowed
 
 Port = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port (the chosen one is logged)
 Seconds = Annotated[float, Field(gt=0)]
@@ -44,6 +47,23 @@ class Settings(BaseSettings):
 
     # --- secrets ----------------------------------------------------------------------------
     exai_ws_token: SecretStr | None = None
+
+    # --- who may use the fronts (WebSocket, Streamable HTTP, dashboard) ----------------------
+    exai_auth: Literal["token", "none"] = Field(
+        default="token",
+        description="`token`: a client token is always required (none configured: the local token "
+        "file's, see Settings.gateway_tokens()); `none`: no authentication at all, an explicit choice.",
+    )
+    exai_ws_token_file: str | None = Field(
+        default=None,
+        description="The local token file `exai up` and the gateway make and local clients read; unset: "
+        "`$XDG_CONFIG_HOME/exai-mcp/ws-token`, else `~/.config/exai-mcp/ws-token`.",
+    )
+    exai_allowed_origins: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EXAI_ALLOWED_ORIGINS", "EXAI_HTTP_ALLOWED_ORIGINS"),
+        description="Browser origins every front answers besides localhost (`https://app.example.com,…`).",
+    )
     kimi_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KIMI_API_KEY", "MOONSHOT_API_KEY")
     )
@@ -79,10 +99,6 @@ class Settings(BaseSettings):
     exai_gateway_redis_max_connections: Annotated[int, Field(ge=2)] = 64  # the gateway's Redis pool
     exai_redis_pool_timeout_s: Seconds = 10.0
     exai_result_sweep_s: Seconds = 2.0  # how often the gateway re-reads results it may have missed
-    # A call whose queue message Redis lost (a restart between a worker's BRPOP and its reply)
-    # and that is missing at two checks in a row is sent again.
-    exai_lost_call_check_s: Seconds = 20.0  # how often the gateway looks for calls Redis lost
-    exai_lost_call_scan_max: Annotated[int, Field(ge=0)] = 20_000  # messages a check reads at most
 
     # --- other front doors: Streamable HTTP, the old daemon's protocol, the stdio bridge ------
     exai_http_port: Port = 8078  # MCP Streamable HTTP (/mcp), served by the gateway process
@@ -95,7 +111,6 @@ class Settings(BaseSettings):
     # A WebSocket opening handshake, and the headers of each HTTP request, must arrive within this.
     exai_handshake_timeout_s: Seconds = 10.0
     exai_http_body_timeout_s: Seconds = 30.0  # an HTTP request body must arrive within this (else 408)
-    exai_http_allowed_origins: str | None = None  # "https://a,https://b"; localhost always allowed
     exai_legacy_hello_timeout_s: Seconds = 15.0  # old protocol: first frame must be hello by then
     exai_ws_url: str | None = None  # where `exai stdio` / `exai call` reach the gateway
     exai_stdio_reconnect_base_s: Seconds = 0.5  # bridge reconnects: exponential backoff, full jitter
@@ -107,11 +122,20 @@ class Settings(BaseSettings):
     exai_progress_interval_s: Seconds = 5.0  # heartbeat to clients on long calls
     exai_progress_min_interval_s: Annotated[float, Field(ge=0)] = 0.02  # worker progress throttle
     exai_result_ttl_s: Annotated[int, Field(ge=60)] = 3600
+    # Only kombu's own transport (Sentinel URLs) redelivers by visibility timeout; redis:// queues
+    # are recovered by consumer heartbeat (EXAI_CONSUMER_HEARTBEAT_S).
     exai_visibility_timeout_s: Seconds | None = None  # default: call timeout + 300 s
 
     # --- provider HTTP and retries ----------------------------------------------------------
     exai_provider_connect_timeout_s: Seconds = 10.0
     exai_provider_read_timeout_s: Seconds = 120.0  # silence allowed between two bytes of a reply
+    exai_provider_ca_file: str | None = Field(
+        default=None,
+        description="PEM bundle of extra CAs trusted for provider HTTPS, on top of certifi's (a private "
+        "CA, a TLS-inspecting proxy, the emulator's --tls CA); verification is never turned off",
+    )
+    exai_provider_keepalive_s: Annotated[float, Field(ge=0)] = 30.0  # idle connection kept for reuse; 0: none
+    exai_provider_keepalive_max: Annotated[int, Field(ge=0)] = 1024  # idle connections kept, per provider
     exai_max_retries: Annotated[int, Field(ge=0, le=50)] = 5
     exai_retry_backoff_base_s: Seconds = 1.0
     exai_retry_backoff_max_s: Seconds = 30.0
@@ -142,6 +166,7 @@ class Settings(BaseSettings):
     exai_health_timeout_s: Seconds = 2.0  # each dependency probe
     exai_health_queue_backlog: Annotated[int, Field(ge=1)] = 1000  # waiting calls: degraded above
     exai_health_queue_age_s: Seconds = 120.0  # oldest waiting call: degraded above
+    exai_health_set_aside_window_s: Seconds = 900.0  # health degraded this long after a call set aside
     exai_memory_warn_percent: Annotated[float, Field(gt=0, le=100)] = 80.0
     exai_memory_critical_percent: Annotated[float, Field(gt=0, le=100)] = 90.0
     exai_disk_degraded_percent: Annotated[float, Field(gt=0, le=100)] = 85.0
@@ -152,12 +177,19 @@ class Settings(BaseSettings):
     # --- durable calls (MCP tasks) and crash recovery ----------------------------------------
     exai_tasks_page_size: Annotated[int, Field(ge=1, le=1000)] = 100  # tasks per tasks/list page
     exai_task_poll_interval_s: Seconds = 1.0  # pollInterval suggested to task clients
-    # A running call's claim is refreshed by its worker; once a worker dies the claim lapses after
-    # this long and the call's queue message is handed to another worker (well before the
-    # visibility timeout, which stays the backstop).
+    # A worker beats every third of this; once it is silent this long, a live worker hands the
+    # messages it held back to their queues and takes over its calls' claims.
+    exai_consumer_heartbeat_s: Annotated[float, Field(ge=0.5)] = 3.0  # silent this long: calls go elsewhere
+    # A running call's claim lapses this long after its worker stopped refreshing it (a claim of a
+    # worker whose heartbeat lapsed is taken over at once).
     exai_claim_ttl_s: Annotated[float, Field(ge=1)] = 15.0
-    exai_reaper_interval_s: Seconds = 2.0  # how often workers look for calls of dead workers
-    exai_worker_intake_poll_s: Seconds = 0.05  # how soon a worker with every slot busy looks again
+    exai_call_max_handovers: int = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="Times a call whose worker died or hung running it is handed to another worker; "
+        "the next worker answers it with a SET_ASIDE error instead of running it.",
+    )
 
     # --- circuit breakers (state shared by all workers in Redis) -----------------------------
     exai_breaker_failure_threshold: Annotated[int, Field(ge=1, le=1000)] = 5  # consecutive transient
@@ -188,6 +220,8 @@ class Settings(BaseSettings):
     exai_file_max_bytes: Annotated[int, Field(ge=1)] = 1_000_000  # one file
     exai_files_max_total_bytes: Annotated[int, Field(ge=1)] = 2_000_000  # all files of one call
     exai_image_max_bytes: Annotated[int, Field(ge=1)] = 5_000_000  # one image, decoded
+    # The secret-file list (workers/secret_files.py) is matched against every file and directory name.
+    exai_file_allow_patterns: str | None = None  # names let through the secret-file list: ".github,*.pub"
 
     # --- model routing and tool behaviour ----------------------------------------------------
     # Chains of models tried in order for `auto`, by what the tool needs ("name,name,…"); unset:
@@ -232,6 +266,13 @@ class Settings(BaseSettings):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value.rstrip("/")
 
+    @field_validator("exai_provider_ca_file")
+    @classmethod
+    def _readable_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"must be a readable PEM file of CA certificates; {value!r} is not a file")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -252,6 +293,23 @@ class Settings(BaseSettings):
     def _named_tokens(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             parse_client_tokens(value.get_secret_value())
+        return value
+
+    @field_validator("exai_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str | None) -> str | None:
+        parse_allowed(value)
+        return value
+
+    @field_validator("exai_file_allow_patterns")
+    @classmethod
+    def _allow_patterns(cls, value: str | None) -> str | None:
+        for pattern in (p.strip() for p in (value or "").split(",")):
+            if "/" in pattern:
+                raise ValueError(
+                    f"{pattern!r}: patterns match one file or directory name, not a path "
+                    "(write '.github', not '.github/workflows')"
+                )
         return value
 
     @field_validator("exai_providers")
@@ -285,6 +343,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{provider.upper()}_DEFAULT_MODEL: {default!r} is not in {provider.upper()}_MODELS"
                 )
+        if self.exai_auth == "none" and self.client_tokens():
+            raise ValueError(
+                "EXAI_AUTH=none turns authentication off, yet EXAI_WS_TOKEN or EXAI_WS_TOKENS is set; "
+                "unset one of them"
+            )
         if (
             self.exai_visibility_timeout_s is not None
             and self.exai_visibility_timeout_s <= self.exai_call_timeout_s
@@ -327,6 +390,33 @@ class Settings(BaseSettings):
         if self.exai_ws_token is not None:
             tokens.setdefault("default", self.exai_ws_token.get_secret_value())
         return tokens
+
+    def gateway_tokens(self) -> dict[str, str]:
+        """Client name → token, as the gateway accepts them: EXAI_WS_TOKENS / EXAI_WS_TOKEN; else, with
+        EXAI_AUTH=token, the local token file's (made when missing) as "default"; EXAI_AUTH=none: none."""
+        if self.uses_token_file():
+            return {"default": local_token.ensure(self.token_file())}
+        return self.client_tokens()
+
+    def uses_token_file(self) -> bool:
+        """Whether the gateway's token is the local token file's: EXAI_AUTH=token and none configured."""
+        return self.exai_auth == "token" and not self.client_tokens()
+
+    def token_file(self) -> Path:
+        if self.exai_ws_token_file:
+            return Path(self.exai_ws_token_file).expanduser()
+        return local_token.default_path()
+
+    def client_token(self, url: str) -> str | None:
+        """The token `exai call`, `exai task` and `exai stdio` send: EXAI_WS_TOKEN, else the local
+        token file's, but only to a gateway on this machine (it must not travel anywhere else)."""
+        if self.exai_ws_token is not None:
+            return self.exai_ws_token.get_secret_value()
+        host = urlparse(url).hostname
+        return local_token.read(self.token_file()) if host in LOOPBACK_HOSTS else None
+
+    def origin_policy(self) -> OriginPolicy:
+        return OriginPolicy.from_text(self.exai_allowed_origins)
 
     def secrets(self) -> list[str]:
         """Every secret value set, so logs and responses can be checked for leaks."""

@@ -1,8 +1,20 @@
 """A local emulator of the Kimi and GLM chat APIs: a real HTTP server the clients and tests talk to.
 
 Start it with ``python -m emulator --host 127.0.0.1 --port 0 --latency-ms 0 --tokens-per-second 0``
-(or ``exai emulator`` with the same flags). It prints ``emulator listening on http://HOST:PORT`` on
+(or ``exai emulator`` with those flags). It prints ``emulator listening on http://HOST:PORT`` on
 stderr once it accepts connections; with ``--port 0`` that line carries the port it picked.
+
+A realistic provider, far away and over HTTPS (``python -m emulator`` only):
+
+* ``--tls`` serves HTTPS with a certificate for 127.0.0.1 and localhost, signed by a CA generated
+  at start (``emulator/tls.py``; needs the ``cryptography`` package, in the test and bench extras).
+  The CA certificate is written to ``--ca-file PATH`` (or a temporary file) and the line
+  ``emulator CA certificate in PATH`` says where. Clients trust it through that file: the
+  provider clients through ``EXAI_PROVIDER_CA_FILE``, never by turning verification off.
+* ``--rtt-ms X`` puts a TCP relay in front (``emulator/relay.py``) that simulates X ms of round
+  trip: every chunk is delayed X/2 ms in each direction, and a new connection's first bytes one
+  more X (the TCP handshake, which loopback completes at once). A new TLS connection then costs
+  3 round trips to the first byte of an answer, a new plain one 2, a reused one 1.
 
 Provider endpoints (Kimi under ``/v1``, GLM under ``/api/paas/v4``, both on the one port):
 
@@ -57,7 +69,8 @@ Control endpoints:
   "faults_pending": [...], "in_flight": {...}, "max_in_flight": {...}, "last_body": {provider: body}}``.
   The request id comes from the ``X-Request-ID`` header, or from GLM's ``request_id`` body field.
   ``in_flight`` counts calls being answered, or hanging, right now. ``max_in_flight`` is the highest
-  that count has reached.
+  that count has reached. ``connections`` counts the TCP connections accepted (behind ``--rtt-ms``,
+  one per client connection): kept-alive clients open far fewer than they make calls.
 * ``GET /_emulator/stream_times?request_id=ID`` - ``{"times": [...]}``: when each streamed chunk of
   that request left the emulator (Unix time; the latest 100 streams are kept), for measuring how
   far progress trails the provider.

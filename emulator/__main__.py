@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
-from emulator.server import DEFAULT_HOST, DEFAULT_PORT, run
+from emulator.server import DEFAULT_HOST, DEFAULT_PORT, ServeOptions, run
 
 
 def _non_negative(text: str) -> float:
@@ -25,12 +26,31 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tokens-per-second", type=_non_negative, default=0.0, help="pace of reply tokens (0: no pacing)"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--tls", action="store_true", help="serve HTTPS with a certificate signed by a CA made at start"
+    )
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        help="with --tls: write the CA certificate (PEM) here (default: a temporary file; printed)",
+    )
+    parser.add_argument(
+        "--rtt-ms",
+        type=_non_negative,
+        default=0.0,
+        help="simulated network round trip: every chunk is delayed by half of it each way, and a new "
+        "connection's first bytes by one more round trip (the TCP handshake); see emulator.relay",
+    )
+    args = parser.parse_args(argv)
+    if args.ca_file is not None and not args.tls:
+        parser.error("--ca-file needs --tls")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    run(args.host, args.port, args.latency_ms, args.tokens_per_second)
+    options = ServeOptions(args.host, args.port, tls=args.tls, ca_file=args.ca_file, rtt_ms=args.rtt_ms)
+    run(args.host, args.port, args.latency_ms, args.tokens_per_second, options)
 
 
 if __name__ == "__main__":

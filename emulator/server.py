@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from contracts.models import DEFAULT_MODELS
 from emulator.completions import Completion
 from emulator.errors import error_response
 from emulator.faults import Fault, FaultQueue, parse_fault
+from emulator.relay import LatencyRelay
 from emulator.replies import BadDirective, plan_reply, search_results
 from emulator.stats import Stats
 
@@ -26,6 +28,7 @@ OWNERS = {"kimi": "moonshot", "glm": "z-ai"}
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
 SHUTDOWN_GRACE_S = 1.0
+BACKLOG = 1024  # connections waiting to be accepted; bursts of thousands of calls open them at once
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -65,27 +68,81 @@ def create_app(latency_ms: float = 0, tokens_per_second: float = 0) -> web.Appli
     return app
 
 
+@dataclass(frozen=True)
+class ServeOptions:
+    """How the emulator is reached: address, HTTPS, simulated distance (see emulator.relay)."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    tls: bool = False
+    ca_file: Path | None = None  # where the CA certificate goes with ``tls``; None: a temporary file
+    rtt_ms: float = 0.0
+
+
 def run(
-    host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, latency_ms: float = 0, tokens_per_second: float = 0
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    latency_ms: float = 0,
+    tokens_per_second: float = 0,
+    options: ServeOptions | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT; announces the bound address (port 0 picks one) on stderr."""
-    asyncio.run(_serve(create_app(latency_ms, tokens_per_second), host, port))
+    options = options or ServeOptions(host, port)
+    asyncio.run(_serve(create_app(latency_ms, tokens_per_second), options))
 
 
-async def _serve(app: web.Application, host: str, port: int) -> None:
+async def _serve(app: web.Application, options: ServeOptions) -> None:
+    state = app[STATE]
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
     await runner.setup()
+    loop = asyncio.get_running_loop()
+    servers: list[asyncio.Server] = []
+    relay: LatencyRelay | None = None
     try:
-        await web.TCPSite(runner, host, port).start()
-        bound_port = runner.addresses[0][1]
-        print(f"emulator listening on http://{host}:{bound_port}", file=sys.stderr, flush=True)
+        ssl_context = None
+        if options.tls:
+            # Imported here: cryptography comes with the test and bench extras, not with the service.
+            from emulator.tls import make_identity, write_ca
+
+            identity = make_identity()
+            ssl_context = identity.server_context()
+            ca_path = write_ca(identity, options.ca_file)
+            print(f"emulator CA certificate in {ca_path}", file=sys.stderr, flush=True)
+        http = runner.server
+        assert http is not None  # set up above
+
+        def connection() -> asyncio.Protocol:  # called once per accepted TCP connection
+            state.stats.connection_opened()
+            return http()
+
+        # Behind a relay, the emulator itself listens on a private port and the relay on the given one.
+        behind = options.rtt_ms > 0
+        server = await loop.create_server(
+            connection,
+            "127.0.0.1" if behind else options.host,
+            0 if behind else options.port,
+            ssl=ssl_context,
+            backlog=BACKLOG,
+        )
+        servers.append(server)
+        bound_port = server.sockets[0].getsockname()[1]
+        if behind:
+            relay = LatencyRelay("127.0.0.1", bound_port, options.rtt_ms / 1000)
+            front = await relay.start(options.host, options.port)
+            servers.append(front)
+            bound_port = front.sockets[0].getsockname()[1]
+        scheme = "https" if options.tls else "http"
+        print(f"emulator listening on {scheme}://{options.host}:{bound_port}", file=sys.stderr, flush=True)
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
-        app[STATE].release_hung_calls()
+        state.release_hung_calls()
     finally:
+        for listening in servers:
+            listening.close()
+        if relay is not None:
+            await relay.close()
         await runner.cleanup()
 
 

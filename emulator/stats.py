@@ -18,6 +18,10 @@ class Stats:
         self.in_flight: Counter[str] = Counter({p: 0 for p in PROVIDERS})
         self.clear()
 
+    def connection_opened(self) -> None:
+        """Count a TCP connection accepted (kept-alive connections serve many calls on one)."""
+        self.connections += 1
+
     def clear(self) -> None:
         """Forget past calls; calls still being answered stay in flight."""
         self.calls: Counter[str] = Counter({p: 0 for p in PROVIDERS})
@@ -27,6 +31,7 @@ class Stats:
         self.stream_times: dict[str, list[float]] = {}
         self.max_in_flight: Counter[str] = Counter(self.in_flight)
         self.last_body: dict[str, Any] = {p: None for p in PROVIDERS}
+        self.connections = 0
 
     def record_call(self, provider: str, request_id: str | None, body: Any) -> None:
         self.calls[provider] += 1
@@ -62,4 +67,5 @@ class Stats:
             "in_flight": dict(self.in_flight),
             "max_in_flight": dict(self.max_in_flight),
             "last_body": self.last_body,
+            "connections": self.connections,
         }

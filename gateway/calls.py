@@ -37,8 +37,7 @@ from contracts.names import (
 )
 from contracts.settings import Settings
 from gateway.limits import Slot
-from gateway.lost_calls import LostCallFinder
-from gateway.sent_events import SentEventBatcher
+from gateway.sent_events import SentEvents
 from gateway.telemetry import GatewayTelemetry
 
 log = logging.getLogger(__name__)
@@ -113,8 +112,7 @@ class CallBroker:
         self.watchers: dict[str, set[asyncio.Future[Outcome]]] = {}
         self._fetches: set[asyncio.Task[None]] = set()
         self.telemetry = GatewayTelemetry(settings, client, self.gateway_id, lambda: len(self.pending))
-        self._lost = LostCallFinder(client, settings.exai_lost_call_scan_max)
-        self._sent_events = SentEventBatcher(celery_app, settings)
+        self._sent_events = SentEvents(celery_app)
 
     async def start(self) -> None:
         self._tasks = [
@@ -126,10 +124,6 @@ class CallBroker:
                     "result sweep",
                 ),
                 name="exai-sweep",
-            ),
-            asyncio.create_task(
-                self._every(self.settings.exai_lost_call_check_s, self._resend_lost, "lost-call check"),
-                name="exai-lost-calls",
             ),
         ]
         self.telemetry.start()
@@ -201,7 +195,6 @@ class CallBroker:
             ignore_result=True,
             # What Celery logs, Flower shows and events carry instead of the arguments (prompts).
             kwargsrepr=task_summary(job.tool, job.call_id, job.correlation_id),
-            event_dispatcher=self._sent_events,  # task-sent events leave in batches
         )
         await asyncio.get_running_loop().run_in_executor(self._executor, send)
 
@@ -339,18 +332,6 @@ class CallBroker:
                 raise
             except Exception as exc:
                 log.warning("%s failed: %s", what, exc)
-
-    async def _resend_lost(self) -> None:
-        interval = self.settings.exai_lost_call_check_s
-        now = time.monotonic()
-        waiting = [p.job.call_id for p in self.pending.values() if now - p.started >= interval]
-        for call_id in await self._lost.check(waiting):
-            pending = self.pending.get(call_id)
-            if pending is None or pending.future.done():
-                continue
-            log.warning("the queue message of call %s was lost (a Redis restart?); sending it again", call_id)
-            self.telemetry.error("lost_message")
-            await self._send(pending.job)
 
     async def _sweep(self, force: bool = False) -> None:
         now = time.monotonic()

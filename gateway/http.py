@@ -24,7 +24,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 PATH = "/mcp"
 SESSION_HEADER = "Mcp-Session-Id"
 VERSION_HEADER = "MCP-Protocol-Version"
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 # Every released MCP revision may appear in the header (2025-03-26 is what a client that never
 # negotiated assumes); only an unknown value is refused.
 HEADER_VERSIONS = ("2024-11-05", "2025-03-26", *SUPPORTED_PROTOCOLS)
@@ -89,8 +87,7 @@ class HttpFront:
             max_total=settings.exai_max_connections, max_per_ip=settings.exai_max_connections_per_ip
         )
         self.guards = Guards(self.connections, settings.exai_handshake_timeout_s)
-        allowed = settings.exai_http_allowed_origins or ""
-        self._origins = {o.strip().rstrip("/") for o in allowed.split(",") if o.strip()}
+        self.origins = settings.origin_policy()
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -162,14 +159,6 @@ class HttpFront:
                 await self._end(session)
 
     # --- checks shared by every method ----------------------------------------------------
-    def _origin_allowed(self, request: web.Request) -> bool:
-        # Browsers send Origin; checking it stops DNS-rebinding pages from reaching a local server.
-        origin = request.headers.get("Origin")
-        if origin is None:
-            return True
-        host = urlsplit(origin).hostname or ""
-        return host in LOCAL_HOSTS or origin.rstrip("/") in self._origins
-
     def _identify(self, request: web.Request) -> str | None:
         offered: str | None = None
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
@@ -181,8 +170,11 @@ class HttpFront:
 
     def _gate(self, request: web.Request) -> web.Response | str:
         """The caller's identity, or the response refusing it."""
-        if not self._origin_allowed(request):
-            return _error_body(403, -32600, "Forbidden: origin not allowed")
+        # The MCP spec's Origin rule (a MUST), and without authentication the Host rule too.
+        origins, hosts = request.headers.getall("Origin", []), request.headers.getall("Host", [])
+        refusal = self.origins.refusal(origins, hosts, check_host=not self.auth.required)
+        if refusal is not None:
+            return _error_body(403, -32600, refusal)
         identity = self._identify(request)
         if identity is None:
             response = _error_body(401, -32600, "Unauthorized: missing or invalid token")

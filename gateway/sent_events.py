@@ -1,52 +1,58 @@
-"""Celery's ``task-sent`` events from the gateway, published in batches.
+"""Celery's ``task-sent`` events from the gateway, in batches, from Celery's ``after_task_publish`` signal.
 
-``send_task`` publishes one ``task-sent`` event per call (Flower and celery-exporter count them)
+``send_task`` would publish one ``task-sent`` event per call (Flower and celery-exporter count them)
 as a second Redis round trip, under a lock shared by the enqueue threads: it cost the gateway more
-CPU than publishing the task itself. This stands in for Celery's event dispatcher in
-``send_task``: events gather for ``EXAI_TASK_EVENT_BATCH_S`` or until ``EXAI_TASK_EVENT_BATCH_MAX``
-wait, then leave as one ``task.multi`` message, which Celery's event receivers read like single
-events. Losing the gateway loses at most one batch of these monitoring events, never a call.
+CPU than publishing the task itself. The gateway's app sends none itself
+(``task_send_sent_event=False``); this listener builds the same event from each published task's
+headers and hands it to the app's batching dispatcher (``contracts.task_events``), which sends the
+events of calls enqueued together as one ``task.multi`` message.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import Any
 
 from celery import Celery
-
-from contracts.event_flusher import EventFlusher
-from contracts.settings import Settings
-
-log = logging.getLogger(__name__)
+from celery.signals import after_task_publish
 
 
-class SentEventBatcher:
-    def __init__(self, app: Celery, settings: Settings) -> None:
+class SentEvents:
+    def __init__(self, app: Celery) -> None:
+        app.conf.task_send_sent_event = False  # this listener sends them instead
+        self._app = app
         self._connection = app.connection_for_write()
-        self._dispatcher = app.events.Dispatcher(
-            self._connection,
-            enabled=True,
-            buffer_group=["task"],
-            buffer_limit=settings.exai_task_event_batch_max,
+        self._dispatcher = app.events.Dispatcher(self._connection, enabled=True)
+        after_task_publish.connect(self._published, weak=False)
+
+    def _published(
+        self,
+        sender: Any = None,
+        headers: dict[str, Any] | None = None,
+        exchange: str | None = None,
+        routing_key: str | None = None,
+        **_: Any,
+    ) -> None:
+        if not headers or "id" not in headers:
+            return  # protocol 1 messages and non-task publishes carry no task headers
+        self._dispatcher.send(
+            "task-sent",
+            uuid=headers["id"],
+            root_id=headers.get("root_id"),
+            parent_id=headers.get("parent_id"),
+            name=headers.get("task", sender),
+            args=headers.get("argsrepr"),
+            kwargs=headers.get("kwargsrepr"),
+            retries=headers.get("retries", 0),
+            eta=headers.get("eta"),
+            expires=headers.get("expires"),
+            queue=routing_key,
+            exchange=exchange or "",
+            routing_key=routing_key,
         )
-        self._flusher = EventFlusher(settings.exai_task_event_batch_s, self.flush, "exai-sent-events")
-
-    def publish(self, type: str, fields: dict[str, Any], producer: Any = None, **_: Any) -> None:
-        """What ``send_task`` calls on its event dispatcher: buffer the event instead of sending it."""
-        self._dispatcher.send(type, **fields)  # "task-…" events are buffered (group "task")
-        self._flusher.wake()
-
-    def flush(self) -> None:
-        try:
-            self._dispatcher.flush(errors=True, groups=True)
-        except Exception as exc:  # monitoring events must never fail or stall a call
-            log.warning("could not publish task-sent events: %s", exc)
 
     def close(self) -> None:
-        self._flusher.close()
-        self.flush()
+        after_task_publish.disconnect(self._published)
         with contextlib.suppress(Exception):
-            self._dispatcher.close()
+            self._dispatcher.close()  # flushes what is still buffered
             self._connection.release()

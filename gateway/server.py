@@ -17,6 +17,7 @@ from websockets.extensions import permessage_deflate
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from contracts.origins import shown
 from contracts.queue import make_celery
 from contracts.settings import Settings
 from gateway import legacy
@@ -48,13 +49,27 @@ class Gateway:
         self.redis = aioredis.Redis(connection_pool=pool)
         self.broker = CallBroker(settings, make_celery(settings), self.redis)
         self.catalog = ToolCatalog(page_size=settings.exai_tools_page_size)
-        self.auth = Authenticator(settings.client_tokens())
+        self.auth = Authenticator(settings.gateway_tokens())
+        self.origins = settings.origin_policy()
         self.connections = ConnectionLimits(
             max_total=settings.exai_max_connections, max_per_ip=settings.exai_max_connections_per_ip
         )
         self.sessions: set[Session] = set()
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        # Browsers let any page open a WebSocket anywhere: a foreign Origin is refused before anything
+        # else, and without authentication a Host that is not this machine too (DNS rebinding).
+        origins, hosts = request.headers.get_all("Origin"), request.headers.get_all("Host")
+        refusal = self.origins.refusal(origins, hosts, check_host=not self.auth.required)
+        if refusal is not None:
+            log.warning(
+                "refused a connection from %s: %s (Origin %s, Host %s)",
+                _remote_ip(connection),
+                refusal,
+                shown(origins[0] if origins else None),
+                shown(hosts[0] if hosts else None),
+            )
+            return connection.respond(HTTPStatus.FORBIDDEN, f"{refusal}\n")
         refusal = self.connections.refusal(_remote_ip(connection))
         if refusal is not None:
             log.warning("refused a connection from %s: %s", _remote_ip(connection), refusal)
@@ -149,8 +164,15 @@ class Gateway:
                     file=sys.stderr,
                     flush=True,
                 )
-                if not self.auth.required and s.exai_ws_host not in ("127.0.0.1", "localhost", "::1"):
-                    log.warning("EXAI_WS_TOKEN is not set and the gateway listens beyond localhost")
+                if not self.auth.required:
+                    log.warning(
+                        "EXAI_AUTH=none: no client token is required, so any process that can reach "
+                        "%s:%d may call every tool (browsers are still held to EXAI_ALLOWED_ORIGINS)",
+                        s.exai_ws_host,
+                        port,
+                    )
+                elif s.uses_token_file():
+                    log.info("client token: the one in %s (exai call and exai stdio read it)", s.token_file())
                 if on_ready:
                     on_ready(port)
                 await stop.wait()

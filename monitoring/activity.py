@@ -1,7 +1,8 @@
 """Recent activity for the dashboard: throughput, error rate, latency percentiles, recent calls.
 
 Kept in memory over a sliding window (``EXAI_DASHBOARD_WINDOW_S``), fed by the same events as the
-Prometheus counters.
+Prometheus counters. Calls set aside (answered instead of run again after stopping too many
+workers) are kept apart, the most recent ones, for the dashboard and the health check.
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ class CallRecord:
     correlation_id: str
 
 
+@dataclass(frozen=True)
+class SetAsideRecord:
+    at: float
+    tool: str
+    handovers: int  # workers the call stopped
+    correlation_id: str
+
+
 def percentile(values: list[float], fraction: float) -> float:
     """The nearest-rank percentile of ``values`` (which must not be empty)."""
     ordered = sorted(values)
@@ -38,6 +47,7 @@ class Activity:
         self.api_errors: dict[str, deque[tuple[float, str]]] = defaultdict(deque)
         self.retries: dict[str, deque[float]] = defaultdict(deque)
         self.last_error: dict[str, str] = {}
+        self.set_aside: deque[SetAsideRecord] = deque(maxlen=recent)
 
     def add_call(self, record: CallRecord) -> None:
         self.calls.append(record)
@@ -49,6 +59,13 @@ class Activity:
 
     def add_retry(self, provider: str, at: float) -> None:
         self.retries[provider].append(at)
+
+    def add_set_aside(self, record: SetAsideRecord) -> None:
+        self.set_aside.append(record)
+
+    def set_aside_since(self, horizon: float) -> list[SetAsideRecord]:
+        """The set-aside calls kept that happened at or after ``horizon``, oldest first."""
+        return [r for r in self.set_aside if r.at >= horizon]
 
     def _trim(self, now: float) -> None:
         horizon = now - self.window_s

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from contracts import events
-from monitoring.activity import Activity, CallRecord
+from monitoring.activity import Activity, CallRecord, SetAsideRecord
 from monitoring.labels import Labels
 from monitoring.metrics import Metrics
 
@@ -69,6 +69,20 @@ class Aggregator:
             provider = lb.provider(event.get("provider"))
             m.retries.labels(provider, lb.reason(event.get("reason"))).inc()
             self.activity.add_retry(provider, at)
+        elif kind == events.SET_ASIDE:
+            tool = lb.tool(event.get("tool"))
+            m.calls_set_aside.labels(tool).inc()
+            correlation = event.get("correlation_id")
+            self.activity.add_set_aside(
+                SetAsideRecord(
+                    at=at,
+                    tool=tool,
+                    handovers=int(_number(event.get("handovers"))),
+                    correlation_id=correlation
+                    if isinstance(correlation, str) and CORRELATION_ID.match(correlation)
+                    else "-",
+                )
+            )
         elif kind == events.ERROR:
             m.errors.labels(
                 lb.component(event.get("component")), lb.error_type(event.get("error_type"))

@@ -1,4 +1,4 @@
-"""The Celery app Flower loads (``celery -A monitoring.celery_app flower``): the broker, no tasks.
+"""The Celery app Flower loads (``monitoring.flower_app``, ``exai flower``): the broker, no tasks.
 
 Flower learns task names from the workers' events, so it does not need the worker's modules (nor
 gevent's patching, nor the provider clients).

@@ -2,7 +2,8 @@
 
 The page has no external assets (it works offline). When ``EXAI_DASHBOARD_TOKEN`` is set, the page
 and its WebSocket need it (``?token=`` or ``Authorization: Bearer``); without one the dashboard
-only listens on localhost.
+only listens on localhost and answers only requests whose ``Host`` names it (DNS rebinding). A
+foreign ``Origin`` is refused either way (see contracts/origins.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from contracts.origins import shown
 from contracts.settings import Settings
 from contracts.version import __version__
 from monitoring.activity import Activity
@@ -65,6 +67,14 @@ def dashboard_state(consumer: Consumer, activity: Activity) -> dict[str, Any]:
             for w in sorted(snap.workers, key=lambda w: w.hostname)
         ],
         "providers": providers,
+        "set_aside": {
+            "window_s": activity.window_s,
+            "recent": len(activity.set_aside_since(time.time() - activity.window_s)),
+            "calls": [
+                {"at": r.at, "tool": r.tool, "handovers": r.handovers, "correlation_id": r.correlation_id}
+                for r in reversed(activity.set_aside)
+            ],
+        },
         **summary,
     }
 
@@ -75,6 +85,7 @@ class Dashboard:
         self.consumer = consumer
         self.activity = activity
         self.page = PAGE.read_bytes()
+        self.origins = settings.origin_policy()
         self._cached: tuple[float, str] = (0.0, "")
 
     def state_json(self) -> str:
@@ -97,18 +108,30 @@ class Dashboard:
         token = self.settings.exai_dashboard_token
         if token is None:
             return True
-        given = request.query.get("token", "")
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            given = header.removeprefix("Bearer ")
-        return hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+        given = _offered_token(request)
+        return given is not None and hmac.compare_digest(given.encode(), token.get_secret_value().encode())
 
-    def _refuse(self) -> web.Response:
-        return web.Response(status=401, text="Unauthorized: missing or invalid dashboard token\n")
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        """The answer refusing this request (403 for its Origin or Host, 401 for its token), or None."""
+        origins, hosts = request.headers.getall("Origin", []), request.headers.getall("Host", [])
+        # Without a token, a DNS-rebinding page could read the state: then the Host is checked too.
+        refusal = self.origins.refusal(origins, hosts, check_host=self.settings.exai_dashboard_token is None)
+        if refusal is not None:
+            log.warning(
+                "dashboard refused a request from %s: %s (Origin %s, Host %s)",
+                request.remote,
+                refusal,
+                shown(origins[0] if origins else None),
+                shown(hosts[0] if hosts else None),
+            )
+            return web.Response(status=403, text=f"{refusal}\n")
+        if not self._authorised(request):
+            return web.Response(status=401, text="Unauthorized: missing or invalid dashboard token\n")
+        return None
 
     async def index(self, request: web.Request) -> web.Response:
-        if not self._authorised(request):
-            return self._refuse()
+        if (refused := self._refusal(request)) is not None:
+            return refused
         return web.Response(
             body=self.page,
             content_type="text/html",
@@ -116,13 +139,13 @@ class Dashboard:
         )
 
     async def state(self, request: web.Request) -> web.Response:
-        if not self._authorised(request):
-            return self._refuse()
+        if (refused := self._refusal(request)) is not None:
+            return refused
         return web.Response(text=self.state_json(), content_type="application/json")
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
-        if not self._authorised(request):
-            return self._refuse()
+        if (refused := self._refusal(request)) is not None:
+            return refused  # before the upgrade: the browser sees the handshake fail
         ws = web.WebSocketResponse(heartbeat=30)
         await ws.prepare(request)
         reader = asyncio.create_task(self._drain(ws))
@@ -141,3 +164,11 @@ class Dashboard:
         async for message in ws:
             if message.type == WSMsgType.ERROR:
                 break
+
+
+def _offered_token(request: web.Request) -> str | None:
+    # The auth scheme is case-insensitive (RFC 7235), as the gateway reads it.
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.query.get("token")

@@ -2,7 +2,8 @@
 
 Liveness is the monitor process itself. Readiness checks Redis on a fresh connection (a pooled one
 can look alive while the server is gone), live workers by their heartbeats, the queue's backlog and
-the age of its oldest call, each provider, Supabase when configured, memory and disk. Calls in
+the age of its oldest call, calls set aside lately (each stopped workers), each provider, Supabase
+when configured, memory and disk. Calls in
 flight are normal work, never a degradation. Responses carry no secret, URL or message text from
 elsewhere: only statuses, counts and error classes.
 """
@@ -104,6 +105,28 @@ def check_queue(snapshot: Snapshot, fresh: bool, settings: Settings) -> Componen
     return Component("queue", OK, f"{waiting} call(s) waiting", details)
 
 
+def check_set_aside(activity: Activity, settings: Settings, now: float | None = None) -> Component:
+    """Degraded while a call was set aside within EXAI_HEALTH_SET_ASIDE_WINDOW_S: something sent
+    calls that crash or hang workers, and an operator should look."""
+    window = settings.exai_health_set_aside_window_s
+    recent = activity.set_aside_since((time.time() if now is None else now) - window)
+    details = {
+        "recent": len(recent),
+        "window_s": window,
+        "tools": sorted({r.tool for r in recent}),
+        "last_at": iso(recent[-1].at) if recent else None,
+    }
+    if recent:
+        return Component(
+            "set_aside_calls",
+            DEGRADED,
+            f"{len(recent)} call(s) set aside in the last {window:.0f} s after stopping workers "
+            "(crashed or hung while running them); the dashboard lists their correlation ids",
+            details,
+        )
+    return Component("set_aside_calls", OK, f"no call set aside in the last {window:.0f} s", details)
+
+
 def check_providers(snapshot: Snapshot, activity: Activity, settings: Settings) -> list[Component]:
     configured = settings.configured_providers()
     out = []
@@ -197,6 +220,7 @@ class HealthChecker:
             redis_check,
             check_workers(snapshot, fresh),
             check_queue(snapshot, fresh, s),
+            check_set_aside(self.activity, s),
             *check_providers(snapshot, self.activity, s),
             *([supabase] if supabase else []),
             check_memory(s),

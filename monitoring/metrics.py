@@ -85,6 +85,12 @@ class Metrics:
         self.errors = Counter(
             "mcp_errors", "Errors, by component and type", ["component", "error_type"], registry=r
         )
+        self.calls_set_aside = Counter(
+            "mcp_calls_set_aside",
+            "Calls answered with SET_ASIDE instead of run again, after stopping too many workers",
+            ["tool"],
+            registry=r,
+        )
         self.events = Counter("mcp_monitor_events", "Metric events read from the stream", registry=r)
         self.snapshot = Snapshot()
         r.register(SnapshotCollector(self))

@@ -14,6 +14,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from contracts.errors import ConfigError
+from contracts.origins import shown
 from contracts.settings import Settings
 from monitoring.activity import Activity
 from monitoring.aggregate import Aggregator
@@ -45,10 +46,36 @@ class Monitor:
         )
         self.health = HealthChecker(settings, self.consumer, self.activity)
         self.dashboard = Dashboard(settings, self.consumer, self.activity)
+        self.origins = settings.origin_policy()
+
+    # --- browsers -------------------------------------------------------------------------
+    @web.middleware
+    async def _browser_check(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Health and metrics hold no secrets, but a web page has no business reading them.
+
+        A foreign ``Origin`` is refused. The ``Host`` is checked only while the monitor listens on
+        loopback: then every legitimate scraper names this machine, and a DNS-rebinding page (whose
+        same-origin reads carry no ``Origin``) does not; beyond loopback, scrapers name the pod or
+        service, so only the Origin check applies.
+        """
+        origins, hosts = request.headers.getall("Origin", []), request.headers.getall("Host", [])
+        loopback = self.settings.exai_monitor_host in LOOPBACK
+        refusal = self.origins.refusal(origins, hosts, check_host=loopback)
+        if refusal is not None:
+            log.warning(
+                "monitor refused %s from %s: %s (Origin %s, Host %s)",
+                request.path[:64],
+                request.remote,
+                refusal,
+                shown(origins[0] if origins else None),
+                shown(hosts[0] if hosts else None),
+            )
+            return web.Response(status=403, text=f"{refusal}\n")
+        return await handler(request)
 
     # --- health ---------------------------------------------------------------------------
     def health_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._browser_check])
         for path in ("/health", "/healthz", "/health/ready", "/readyz"):
             app.router.add_get(path, self._ready)
         for path in ("/health/live", "/livez"):
@@ -64,7 +91,7 @@ class Monitor:
 
     # --- metrics --------------------------------------------------------------------------
     def metrics_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._browser_check])
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/", self._metrics)
         return app

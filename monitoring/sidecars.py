@@ -29,10 +29,7 @@ def flower_command(settings: Settings, *, host: str | None = None) -> tuple[list
     argv = [
         sys.executable,
         "-m",
-        "celery",
-        "-A",
-        "monitoring.celery_app",
-        "flower",
+        "monitoring.flower_app",  # Flower itself, with /metrics behind its basic auth
         f"--address={host or settings.exai_monitor_host}",
         f"--port={settings.exai_flower_port}",
     ]

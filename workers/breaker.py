@@ -56,9 +56,9 @@ return {0, '0'}
 # is already closed with no failures is left alone: most calls succeed, and each would write.
 _SUCCESS = """
 for i, key in ipairs(KEYS) do
-  local state = redis.call('HGET', key, 'state')
-  if (state and (state ~= 'closed' or redis.call('HGET', key, 'failures') ~= '0'))
-     or ((not state) and ARGV[i] ~= '1') then
+  local fields = redis.call('HMGET', key, 'state', 'failures')
+  local state = fields[1]
+  if (state and (state ~= 'closed' or fields[2] ~= '0')) or ((not state) and ARGV[i] ~= '1') then
     redis.call('HSET', key, 'state', 'closed', 'failures', 0, 'probe_until', 0)
   end
 end
@@ -85,10 +85,18 @@ class Decision:
 
 
 class Breaker:
-    def __init__(self, client: redis.Redis, *, threshold: int, cooldown_s: float) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        threshold: int,
+        cooldown_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client = client
         self.threshold = threshold
         self.cooldown_s = cooldown_s
+        self._clock = clock  # Unix time: opened_at and probe_until are shared by every worker
         self._allow = client.register_script(_ALLOW)
         self._failure = client.register_script(_FAILURE)
         self._success = client.register_script(_SUCCESS)
@@ -100,7 +108,7 @@ class Breaker:
     def first_refusal(self, scopes: Sequence[str]) -> tuple[str | None, Decision]:
         """Ask each scope's breaker in turn, in one round trip: the first that refuses and why,
         or ``(None, allowed)``."""
-        reply = self._allow(keys=[breaker_key(s) for s in scopes], args=[time.time(), self.cooldown_s])
+        reply = self._allow(keys=[breaker_key(s) for s in scopes], args=[self._clock(), self.cooldown_s])
         return _refusal(scopes, reply)
 
     def queue_first_refusal(
@@ -108,7 +116,7 @@ class Breaker:
     ) -> Callable[[Any], tuple[str | None, Decision]]:
         """:meth:`first_refusal` queued on ``pipe``; call the result with the pipeline's reply."""
         keys = [breaker_key(s) for s in scopes]
-        queue_script(pipe, self._allow, keys, [time.time(), self.cooldown_s])
+        queue_script(pipe, self._allow, keys, [self._clock(), self.cooldown_s])
         return lambda reply: _refusal(scopes, reply)
 
     def record_success(self, provider: str, *tracked: str) -> None:
@@ -131,7 +139,12 @@ class Breaker:
             return False
         opened = self._failure(
             keys=[breaker_key(provider)],
-            args=[time.time(), "1" if kind == KIND_AUTH else "0", self.threshold, f"{kind}: {message}"[:300]],
+            args=[
+                self._clock(),
+                "1" if kind == KIND_AUTH else "0",
+                self.threshold,
+                f"{kind}: {message}"[:300],
+            ],
         )
         return bool(int(opened))
 

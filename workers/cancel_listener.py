@@ -40,7 +40,7 @@ class CancelListener:
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is not None:
+            if self._thread is not None and self._thread.is_alive():  # none survives a fork
                 return
             self._thread = threading.Thread(target=self._run, name="exai-cancel-listener", daemon=True)
         self._thread.start()

@@ -37,6 +37,9 @@ class ToolContext:
     celery: Celery | None = None
     # Writes that may wait for the round trip storing the outcome (see workers.write_behind).
     after: WriteBehind | None = None
+    # Writes sent with the call's final outcome only: never with a provider call's admission, and
+    # dropped when the call is scheduled for a retry (giving back a conversation turn reserved).
+    settle: WriteBehind | None = None
     _last_report: float = field(default=0.0, init=False)
     _last_value: float = field(default=-1.0, init=False)
     _unsent_text: list[str] = field(default_factory=list, init=False)

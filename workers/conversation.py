@@ -97,13 +97,18 @@ class Conversation:
 
 
 def open_conversation(ctx: ToolContext, args: dict[str, Any], tool: str) -> Conversation:
-    """Load the thread named by ``continuation_id`` (checking owner and turn limit), files and images."""
+    """Load the thread named by ``continuation_id`` (checking its owner) and reserve this call's
+    turns in it, before any provider is asked; then read the files and images."""
     store = ThreadStore(ctx.redis, ctx.settings, RESTORE) if ctx.redis is not None else None
     thread = None
     continuation = args.get("continuation_id")
     if continuation and store is not None:
         thread = store.load(continuation, ctx.job.client)
-        store.ensure_room(thread)
+        store.reserve(thread, ctx.call_id, ctx.deadline)
+        if ctx.settle is not None:
+            # Consumed if the turns are recorded; else given back with the call's outcome.
+            thread_id, call_id = thread.id, ctx.call_id
+            ctx.settle.add(lambda pipe: store.release(pipe, thread_id, call_id))
     files = read_files(args.get("files") or [], ctx.settings)
     images = image_parts(args.get("images") or [], ctx.settings)
     return Conversation(ctx, tool, store, thread, files, images)

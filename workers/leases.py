@@ -124,9 +124,13 @@ class Leases:
                     pipe.zadd(lease_key(scope), {lease.id: expiry}, xx=True)
             pipe.execute()
 
+    def start(self) -> None:
+        """Renew held leases in the background (also started by the first lease taken)."""
+        self._start()
+
     def _start(self) -> None:
         with self._lock:
-            if self._thread is not None:
+            if self._thread is not None and self._thread.is_alive():  # none survives a fork
                 return
             self._thread = threading.Thread(target=self._run, name="exai-leases", daemon=True)
         self._thread.start()

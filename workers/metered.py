@@ -13,7 +13,9 @@ from contracts import tracing
 from contracts.errors import CallCancelled, DeadlineExceeded, ProviderError
 from workers import telemetry
 from workers.cancellation import CancelToken
-from workers.providers.base import ChatRequest, ChatResponse, OnDelta, ProviderClient
+from workers.providers.base import ChatRequest, ChatResponse, OnDelta, ProviderClient, SearchClient
+
+SEARCH_MODEL = "web_search"  # how search calls appear in metrics and breaker scopes
 
 
 class MeteredClient:
@@ -64,6 +66,40 @@ class MeteredClient:
                     prompt_tokens=usage.prompt_tokens if usage else 0,
                     completion_tokens=usage.completion_tokens if usage else 0,
                 )
+
+    def web_search(
+        self,
+        query: dict[str, Any],
+        *,
+        request_id: str,
+        deadline: float,
+        cancel: CancelToken | None = None,
+    ) -> dict[str, Any]:
+        """The provider's search API, measured like a chat completion (model ``web_search``)."""
+        inner = self._inner
+        if not isinstance(inner, SearchClient):
+            raise TypeError(f"the {self.name} provider client has no search API")
+        started = time.monotonic()
+        status = "error"
+        try:
+            with tracing.span(f"{self.name} web_search", provider=self.name, request_id=request_id):
+                answer = inner.web_search(query, request_id=request_id, deadline=deadline, cancel=cancel)
+            status = "ok"
+            return answer
+        except ProviderError as exc:
+            status = exc.kind
+            _record_error("provider", exc.kind)
+            raise
+        except CallCancelled:
+            status = "cancelled"
+            raise
+        except DeadlineExceeded:
+            status = "deadline"
+            raise
+        finally:
+            recorder = telemetry.current()
+            if recorder is not None:
+                recorder.api_call(self.name, SEARCH_MODEL, status, time.monotonic() - started)
 
     def list_models(self, *, deadline: float) -> list[str]:
         return self._inner.list_models(deadline=deadline)

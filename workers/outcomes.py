@@ -6,13 +6,14 @@ import redis
 from redis.commands.core import Script
 
 from contracts.job import Outcome, ProgressEvent
-from contracts.names import DONE_CHANNEL, claim_key, result_key
+from contracts.names import DONE_CHANNEL, claim_key, handover_key, result_key
 from workers.pipelined_scripts import queue_script
 from workers.write_behind import WriteBehind
 
 # Keep the first outcome (SET NX), then publish whichever outcome is stored, to the caller's
-# reply channel as a ResultEvent and to the done channel, and give up the worker's claim on the
-# call (KEYS[2], when ARGV[6] names its owner): one round trip per finished call.
+# reply channel as a ResultEvent and to the done channel, give up the worker's claim on the
+# call (KEYS[2], when ARGV[6] names its owner) and drop its handover count (KEYS[3], needed only
+# until it has an outcome): one round trip per finished call.
 _STORE_AND_PUBLISH = """
 local stored = ARGV[1]
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
@@ -24,6 +25,7 @@ if ARGV[4] ~= '' then
 end
 redis.call('PUBLISH', ARGV[5], ARGV[3])
 if ARGV[6] ~= '' and redis.call('GET', KEYS[2]) == ARGV[6] then redis.call('DEL', KEYS[2]) end
+redis.call('DEL', KEYS[3])
 return stored
 """
 
@@ -61,7 +63,7 @@ def store_and_publish(
     the call's waiting writes, applied first in the same round trip.
     """
     payload = outcome.model_dump_json()
-    keys = [result_key(outcome.call_id), claim_key(outcome.call_id)]
+    keys = [result_key(outcome.call_id), claim_key(outcome.call_id), handover_key(outcome.call_id)]
     args: list[str | int] = [payload, ttl, outcome.call_id, reply_to or "", DONE_CHANNEL, claim_owner]
     with client.pipeline(transaction=False) as pipe:
         earlier = before.queue_on(pipe) if before is not None else 0

@@ -4,7 +4,8 @@ Every chat call asks the breakers of its model and its provider (an open one fai
 with a ``circuit_open`` error naming when to retry) and takes a capacity lease in the ``global`` and
 the provider's scope in the same round trip, waiting for a free slot up to the call's deadline
 (never longer); afterwards the lease goes back and the breakers hear how the call went, again in one
-round trip.
+round trip. GLM's search API (``web_search``) goes through the same guard, under the model scope
+``<provider>:web_search``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import contextlib
 import copy
 import logging
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 
@@ -21,11 +24,13 @@ from contracts.settings import Settings
 from workers.breaker import KIND_CIRCUIT_OPEN, Breaker, Decision
 from workers.cancellation import CancelToken
 from workers.leases import GLOBAL_SCOPE, Lease, LeaseFull, Leases
-from workers.providers.base import ChatRequest, ChatResponse, OnDelta, ProviderClient
+from workers.metered import SEARCH_MODEL
+from workers.providers.base import ChatRequest, ChatResponse, OnDelta, ProviderClient, SearchClient
 from workers.providers.classify import display_name
 from workers.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Failures that concern one model (GLM "model busy", Kimi "engine overloaded"), not its provider.
 MODEL_KINDS = frozenset({KIND_OVERLOADED})
@@ -59,12 +64,41 @@ class ProtectedClient:
         cancel: CancelToken | None = None,
         on_delta: OnDelta | None = None,
     ) -> ChatResponse:
-        model_scope = model_breaker_scope(self.name, request.model)
-        lease = self._admit(model_scope, request.model, deadline, cancel)
-        try:
-            response = self._inner.chat(
+        return self._guarded(
+            request.model,
+            deadline,
+            cancel,
+            lambda: self._inner.chat(
                 request, request_id=request_id, deadline=deadline, cancel=cancel, on_delta=on_delta
-            )
+            ),
+        )
+
+    def web_search(
+        self,
+        query: dict[str, Any],
+        *,
+        request_id: str,
+        deadline: float,
+        cancel: CancelToken | None = None,
+    ) -> dict[str, Any]:
+        """The provider's search API behind the same breakers and leases as chat (its own
+        breaker scope ``<provider>:web_search`` for what concerns the search alone)."""
+        inner = self._inner
+        if not isinstance(inner, SearchClient):
+            raise TypeError(f"the {self.name} provider client has no search API")
+        return self._guarded(
+            SEARCH_MODEL,
+            deadline,
+            cancel,
+            lambda: inner.web_search(query, request_id=request_id, deadline=deadline, cancel=cancel),
+        )
+
+    def _guarded(self, model: str, deadline: float, cancel: CancelToken | None, run: Callable[[], T]) -> T:
+        """``run`` one provider call once the breakers allow it and a lease is held; then tell them."""
+        model_scope = model_breaker_scope(self.name, model)
+        lease = self._admit(model_scope, model, deadline, cancel)
+        try:
+            response = run()
         except BaseException as exc:
             if isinstance(exc, ProviderError):
                 # A busy model says nothing about the provider's other models: it opens that

@@ -2,7 +2,9 @@
 
 Idempotent by call id: a redelivered job whose outcome exists is answered from Redis without
 calling the provider again. Transient provider errors are retried through Celery (the retry waits
-as a scheduled message, holding no worker slot) within the call's deadline.
+as a scheduled message, holding no worker slot) within the call's deadline. A call that stopped
+more workers than EXAI_CALL_MAX_HANDOVERS allows (each crashed or hung running it) is not run
+again: it is answered with a SET_ASIDE error, so one poison call cannot take every worker down.
 """
 
 from __future__ import annotations
@@ -18,15 +20,16 @@ from typing import Any
 import redis
 from celery import Celery, Task
 
-from contracts.errors import CallCancelled, DeadlineExceeded, ExaiError, ProviderError
+from contracts.errors import CallCancelled, CallSetAside, DeadlineExceeded, ExaiError, ProviderError
 from contracts.job import Job, Outcome, ProgressEvent
 from contracts.logs import correlated
 from contracts.settings import Settings
-from workers import outcomes, telemetry
+from workers import deferral, outcomes, telemetry
 from workers.backoff import compute_backoff
 from workers.cancel_listener import CancelListener
 from workers.claims import Claims
 from workers.context import ProgressSink, ToolContext
+from workers.deferral import Deferred
 from workers.metered import MeteredClient
 from workers.providers.base import ProviderClient
 from workers.providers.registry import make_client
@@ -71,8 +74,10 @@ class Runner:
         listener: CancelListener,
         providers: Callable[[str], ProviderClient],
         claims: Claims | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self.clock = clock  # Unix time, for call deadlines
         self.redis = client
         self.listener = listener
         self.providers = providers
@@ -99,7 +104,7 @@ class Runner:
                     pause = min(pause * 2, REDIS_RETRY_MAX_S)
 
     def _run(self, task: Task, job: Job, tool: ToolFunction) -> str:
-        begin = self.claims.begin(job.call_id)
+        begin = self.claims.begin(job.call_id, self.settings.exai_result_ttl_s)
         if begin.stored is not None:
             log.info("call %s already finished; answering from the stored outcome", job.call_id)
             existing = Outcome.model_validate_json(begin.stored)
@@ -109,18 +114,28 @@ class Runner:
             # A second delivery of a call a live worker is running: that worker will answer it.
             log.info("call %s is running on another worker; leaving it there", job.call_id)
             return "duplicate"
+        if begin.handovers:
+            log.warning(
+                "taking call %s over from a worker that stopped while running it (handover %d, at most %d)",
+                job.call_id,
+                begin.handovers,
+                self.settings.exai_call_max_handovers,
+            )
         try:
-            return self._run_claimed(task, job, tool, begin.cancelled)
+            return self._run_claimed(task, job, tool, begin.cancelled, begin.handovers)
         finally:
             self.claims.release(job.call_id)  # a no-op once released with the outcome or parked
 
-    def _run_claimed(self, task: Task, job: Job, tool: ToolFunction, cancelled: bool) -> str:
+    def _run_claimed(self, task: Task, job: Job, tool: ToolFunction, cancelled: bool, handovers: int) -> str:
         if cancelled:
             log.info("call %s was cancelled before it started", job.call_id)
             self._finish(job, _error(job, CallCancelled("the call was cancelled by the client")))
             return "cancelled"
-        if job.remaining() <= 0:
-            waited = time.time() - job.created_at
+        if handovers > self.settings.exai_call_max_handovers:
+            self._set_aside(job, handovers)
+            return "set_aside"
+        if job.remaining(self.clock()) <= 0:
+            waited = self.clock() - job.created_at
             error = DeadlineExceeded(
                 f"the call waited {waited:.0f} s for a worker, past its "
                 f"{self.settings.exai_call_timeout_s:.0f} s deadline (EXAI_CALL_TIMEOUT_S): "
@@ -130,15 +145,17 @@ class Runner:
             return "timeout"
 
         attempt = task.request.retries or 0
-        after = WriteBehind()
+        after, settle = WriteBehind(), WriteBehind()
         try:
-            return self._run_tool(task, job, tool, attempt, after)
+            return self._run_tool(task, job, tool, attempt, after, settle)
         finally:
             # What the outcome's round trip did not take (a retry, an unexpected error) goes now.
             with contextlib.suppress(redis.RedisError):
                 after.flush(self.redis)
 
-    def _run_tool(self, task: Task, job: Job, tool: ToolFunction, attempt: int, after: WriteBehind) -> str:
+    def _run_tool(
+        self, task: Task, job: Job, tool: ToolFunction, attempt: int, after: WriteBehind, settle: WriteBehind
+    ) -> str:
         token = self.listener.register(job.call_id)
         started = time.monotonic()
         log.info("running %s (attempt %d)", job.tool, attempt + 1)
@@ -152,6 +169,7 @@ class Runner:
             redis=self.redis,
             celery=self.celery,
             after=after,
+            settle=settle,
         )
         try:
             result = tool(ctx, job.arguments)
@@ -168,9 +186,13 @@ class Runner:
                     "attempts": attempt + 1,
                 },
             )
+        except Deferred as deferred:
+            self._defer(job, deferred)
+            return "deferred"
         except ProviderError as exc:
             if exc.retryable:
-                self._retry_or_give_up(task, job, exc, attempt)  # raises Retry unless it gives up
+                # Raises Retry (the settling writes wait for the retry's outcome) unless it gives up.
+                self._retry_or_give_up(task, job, exc, attempt, settle)
                 return "error"
             outcome = _error(job, exc, attempts=attempt + 1)
         except ExaiError as exc:
@@ -191,11 +213,45 @@ class Runner:
             )
         finally:
             self.listener.unregister(job.call_id)
+        after.take(settle)
         self._finish(job, outcome, after)
         log.info(
             "%s finished: %s", job.tool, "error " + (outcome.error_code or "") if outcome.is_error else "ok"
         )
         return "error" if outcome.is_error else "ok"
+
+    def _defer(self, job: Job, deferred: Deferred) -> None:
+        """The call goes on in sub-tasks (``workers.deferral``): give its slot and claim up."""
+        self.claims.released(job.call_id)  # stop refreshing it before the script deletes it
+        ttl = self.settings.exai_result_ttl_s
+        done = deferral.defer(self.redis, job, self.claims.owner, deferred.total, ttl)
+        if done and self.celery is not None:
+            deferral.continue_call(self.celery, job)  # every sub-task finished before we deferred
+        log.info("%s waits for %d sub-tasks without holding a slot", job.tool, deferred.total)
+
+    def _set_aside(self, job: Job, stopped: int) -> None:
+        """Answer a call that stopped ``stopped`` workers instead of letting it stop one more."""
+        limit = self.settings.exai_call_max_handovers
+        log.error(
+            "call %s (%s) set aside without running it: it stopped %d workers, each crashed or hung "
+            "while running it (EXAI_CALL_MAX_HANDOVERS=%d)",
+            job.call_id,
+            job.tool,
+            stopped,
+            limit,
+        )
+        if (recorder := telemetry.current()) is not None:
+            recorder.set_aside(job.tool, stopped, job.correlation_id)
+        error = CallSetAside(
+            f"the call was set aside after stopping {stopped} workers (each crashed or hung while "
+            f"running it) and was not run again (EXAI_CALL_MAX_HANDOVERS={limit}); correlation id "
+            f"{job.correlation_id} finds it in the worker logs. Check what it sends (files, images, "
+            "prompt size) before sending it again"
+        )
+        outcome = _error(job, error, attempts=stopped)
+        assert outcome.structured is not None
+        outcome.structured["metadata"]["handovers"] = stopped
+        self._finish(job, outcome)
 
     def _progress_publisher(self, job: Job) -> ProgressSink:
         def publish(value: float, total: float | None, message: str | None, text: str | None = None) -> None:
@@ -213,7 +269,9 @@ class Runner:
             log.info("call %s was cancelled while queued", job.call_id)
             self._finish(job, _error(job, CallCancelled("the call was cancelled by the client")))
 
-    def _retry_or_give_up(self, task: Task, job: Job, exc: ProviderError, attempt: int) -> None:
+    def _retry_or_give_up(
+        self, task: Task, job: Job, exc: ProviderError, attempt: int, settle: WriteBehind
+    ) -> None:
         max_retries = self.settings.exai_max_retries
         delay = compute_backoff(
             attempt,
@@ -224,16 +282,16 @@ class Runner:
         if attempt >= max_retries:
             message = f"{exc.message}; gave up after {attempt + 1} attempts (EXAI_MAX_RETRIES={max_retries})"
             self._finish(
-                job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED")
+                job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED"), settle
             )
             return
-        if delay >= job.remaining():
+        if delay >= job.remaining(self.clock()):
             message = (
                 f"{exc.message}; no time left to retry before the call's deadline "
                 f"(EXAI_CALL_TIMEOUT_S={self.settings.exai_call_timeout_s:.0f})"
             )
             self._finish(
-                job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED")
+                job, _error(job, exc, attempts=attempt + 1, message=message, code="RETRIES_EXHAUSTED"), settle
             )
             return
         log.warning("%s (attempt %d); retrying in %.2f s", exc.message, attempt + 1, delay)

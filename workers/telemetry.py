@@ -68,6 +68,9 @@ class WorkerTelemetry:
     def error(self, component: str, error_type: str) -> None:
         self._buffer.add(events.ERROR, component=component, error_type=error_type)
 
+    def set_aside(self, tool: str, handovers: int, correlation_id: str) -> None:
+        self._buffer.add(events.SET_ASIDE, tool=tool, handovers=handovers, correlation_id=correlation_id)
+
     def task_started(self) -> None:
         self.ensure_running()
         with self._lock:

@@ -20,7 +20,7 @@ from workers.budget import estimate_tokens
 from workers.context import ToolContext
 from workers.conversation import Conversation, open_conversation
 from workers.envelope import answer_envelope
-from workers.files import EmbeddedFile, files_block, read_files
+from workers.files import EmbeddedFile, check_texts, files_block, labelled, read_labelled
 from workers.model_call import Ask, ask, need_of
 
 STEP_KEYS = (
@@ -94,6 +94,22 @@ class WorkflowRun:
             "hypothesis": next((s["hypothesis"] for s in reversed(self.steps) if s.get("hypothesis")), None),
         }
 
+    def named_files(self) -> list[tuple[str, object]]:
+        """Every relevant file of the steps, then the call's own ``files``, each once, labelled with
+        the argument that named it (what errors about it say)."""
+        out: list[tuple[str, object]] = []
+        seen: set[object] = set()
+        named = [
+            (f"relevant_files[{index}] (step {step['step_number']})", raw)
+            for step in self.steps
+            for index, raw in enumerate(step.get("relevant_files") or [])
+        ]
+        for label, raw in [*named, *labelled("files", self.args.get("files") or [])]:
+            if raw not in seen:
+                seen.add(raw)
+                out.append((label, raw))
+        return out
+
     def summary(self) -> str:
         """Everything gathered, as text for the expert model or the caller."""
         lines = [f"# {self.tool.name}: {len(self.steps)} steps"]
@@ -139,6 +155,13 @@ def apply_step(steps: list[dict[str, Any]], args: dict[str, Any]) -> list[dict[s
 def run_workflow(ctx: ToolContext, args: dict[str, Any], tool: WorkflowTool) -> dict[str, Any]:
     if args["step_number"] > args["total_steps"]:
         args = {**args, "total_steps": args["step_number"]}  # the caller underestimated; go on
+    # Paths recorded now are read only at the final step: refuse the impossible ones at once.
+    check_texts(
+        [
+            *labelled("relevant_files", args.get("relevant_files") or []),
+            *labelled("files_checked", args.get("files_checked") or []),
+        ]
+    )
     conversation = open_conversation(ctx, args, tool.name)
     previous = conversation.thread.state if conversation.thread is not None else {}
     same_tool = previous.get("tool") == tool.name
@@ -202,8 +225,7 @@ def _pause(run: WorkflowRun) -> dict[str, Any]:
 
 def _expert_files(run: WorkflowRun, budget_tokens: int) -> tuple[list[EmbeddedFile], list[str]]:
     """The relevant files that fit the expert budget, and the names of those left out."""
-    names = list(dict.fromkeys([*run.aggregate()["relevant_files"], *(run.args.get("files") or [])]))
-    files = read_files(names, run.ctx.settings)
+    files = read_labelled(run.named_files(), run.ctx.settings)
     kept: list[EmbeddedFile] = []
     left_out: list[str] = []
     used = 0

@@ -41,6 +41,13 @@ class WriteBehind:
         with self._lock:
             del self._writes[:count]
 
+    def take(self, other: WriteBehind) -> None:
+        """Queue ``other``'s waiting writes after these, leaving ``other`` empty."""
+        with other._lock:
+            writes, other._writes = other._writes, []
+        with self._lock:
+            self._writes.extend(writes)
+
     def flush(self, client: redis.Redis) -> None:
         """Send what is still waiting, in one round trip."""
         with client.pipeline(transaction=False) as pipe:

@@ -13,6 +13,8 @@ MODEL: dict[str, Any] = {
     "description": "Model name (see listmodels), or 'auto' to let the server choose by the tool's needs.",
 }
 
+IMAGE_ITEM_MAX_CHARS = 16_000_000  # ~12 MB decoded: above any EXAI_IMAGE_MAX_BYTES worth setting
+
 PATHS: dict[str, Any] = {
     "type": "array",
     "items": {"type": "string", "minLength": 1, "maxLength": 4096},
@@ -42,7 +44,12 @@ COMMON_INPUTS: dict[str, Any] = {
         "description": "Absolute paths of text files (or directories) to include, under the allowed roots.",
     },
     "images": {
-        **PATHS,
+        "type": "array",
+        # A data: URL holds the whole image in base64; the worker checks the decoded size against
+        # EXAI_IMAGE_MAX_BYTES and the gateway's frame limit bounds the request, so the schema
+        # only keeps a string from being absurd.
+        "items": {"type": "string", "minLength": 1, "maxLength": IMAGE_ITEM_MAX_CHARS},
+        "maxItems": 20,
         "description": "Absolute image paths under the allowed roots, or data: URLs.",
     },
 }

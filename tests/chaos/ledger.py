@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,11 +23,13 @@ class Figures:
     lost: int
     duplicated: int
     redone: int  # calls whose provider work ran twice (allowed: at most once more)
+    extra: str = ""  # a scenario's own figure (a recovery delay)
 
     def line(self) -> str:
         return (
             f"{self.scenario}: sent {self.sent}, completed {self.completed}, lost {self.lost}, "
             f"duplicated {self.duplicated}, provider work redone {self.redone}"
+            + (f", {self.extra}" if self.extra else "")
         )
 
 
@@ -37,6 +40,7 @@ class Ledger:
     ws: ClientConnection
     answers: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)
+    answered_at: dict[Any, float] = field(default_factory=dict)  # monotonic time of the first answer
     _changed: anyio.Event = field(default_factory=anyio.Event)
 
     async def read_forever(self) -> None:
@@ -47,6 +51,7 @@ class Ledger:
                     self.notes.append(message)
                     continue
                 self.answers.setdefault(message.get("id"), []).append(message)
+                self.answered_at.setdefault(message.get("id"), time.monotonic())
                 self._changed.set()
                 self._changed = anyio.Event()
         except ConnectionClosed:

@@ -30,8 +30,6 @@ async def test_a_killed_workers_leases_expire_and_its_calls_run_elsewhere(
         workers=1,
         EXAI_PROVIDER_MAX_IN_FLIGHT=str(LIMIT),
         EXAI_LEASE_TTL_S="2",
-        EXAI_CLAIM_TTL_S="3",
-        EXAI_REAPER_INTERVAL_S="0.5",
         EXAI_PROVIDER_READ_TIMEOUT_S="30",
     ) as stack:
         victim = stack.workers[0]

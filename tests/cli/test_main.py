@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("EXAI_", "KIMI_", "GLM_", "MOONSHOT_", "ZHIPUAI_", "REDIS_URL"))
     }
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")  # the token file goes here, never in ~/.config
     env.update(extra)
     return env
 
@@ -64,17 +66,35 @@ def test_call_reports_an_unreachable_gateway_clearly(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_call_refuses_a_token_file_other_users_can_read(tmp_path: Path) -> None:
+    """An unsafe token file stops `exai call` before it connects, saying how to fix it (exit 2)."""
+    path = tmp_path / "xdg" / "exai-mcp" / "ws-token"
+    path.parent.mkdir(parents=True)
+    path.write_text("readable-by-all-0123456789\n")
+    path.chmod(0o644)
+    done = exai(tmp_path, "call", "version", "--url", "ws://127.0.0.1:9/", "--timeout", "5")
+    assert done.returncode == 2
+    assert done.stderr.startswith("exai call: EXAI_WS_TOKEN_FILE") and "chmod 600" in done.stderr
+    assert "readable-by-all" not in done.stderr and "Traceback" not in done.stderr
+
+
 @pytest.mark.e2e
 def test_up_runs_the_whole_stack_on_the_emulator_and_stops_it_on_ctrl_c(tmp_path: Path) -> None:
-    """`exai up` with no keys and no REDIS_URL: emulator banner, a working call, clean shutdown."""
+    """`exai up` with no keys, no REDIS_URL and no token: emulator banner, the token file's path (never
+    the token), a call that needs that token and gets it from the file, clean shutdown."""
     env = clean_env(tmp_path, EXAI_WS_PORT="0", EXAI_HTTP_PORT="0", PYTHONUNBUFFERED="1")
     up = ManagedProcess(
         "up", ["-m", "cli.main", "up", "--state-dir", str(tmp_path / "redis")], env, tmp_path / "up.log"
     )
+    token_file = tmp_path / "xdg" / "exai-mcp" / "ws-token"
     try:
         up.start(r"gateway listening on", timeout=60)
         log = up.text()
         assert "provider EMULATOR" in log
+        assert f"clients authenticate with the token in {token_file}" in log
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        assert token_file.read_text().strip() not in log
+        assert "auth required" in log
         url = up.wait_for(r"gateway listening on (ws://[\d.]+:\d+/)").group(1)
         redis_port = int(up.wait_for(r"private Redis at redis://127.0.0.1:(\d+)").group(1))
         up.wait_for(r"exai worker ready", timeout=60)
@@ -99,6 +119,11 @@ def test_up_runs_the_whole_stack_on_the_emulator_and_stops_it_on_ctrl_c(tmp_path
         )
         assert done.returncode == 0, done.stderr
         assert "hello from the cli" in done.stdout
+        # Another user's process (no token file of its own) is refused by the same gateway.
+        stranger = exai(tmp_path, "call", "version", "--url", url, "--timeout", "10", XDG_CONFIG_HOME="/none")
+        assert stranger.returncode == 1 and "HTTP 401" in stranger.stderr
+        assert "Traceback" not in stranger.stderr
+        assert token_file.read_text().strip() not in up.text()
         up.signal(signal.SIGINT)
         assert up.process is not None
         assert up.process.wait(30) == 0

@@ -58,6 +58,8 @@ def test_old_alias_names_for_keys_are_read(monkeypatch: pytest.MonkeyPatch) -> N
         ("LOG_LEVEL", "chatty", "LOG_LEVEL"),
         ("KIMI_API_URL", "not a url", "KIMI_API_URL"),
         ("EXAI_CALL_TIMEOUT_S", "-1", "EXAI_CALL_TIMEOUT_S"),
+        ("EXAI_PROVIDER_CA_FILE", "/nonexistent/ca.pem", "EXAI_PROVIDER_CA_FILE"),
+        ("EXAI_PROVIDER_KEEPALIVE_S", "-1", "EXAI_PROVIDER_KEEPALIVE_S"),
     ],
 )
 def test_bad_values_fail_with_the_variable_named(

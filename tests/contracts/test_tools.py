@@ -89,3 +89,13 @@ def test_arguments_of_a_workflow_step_validate_against_its_schema() -> None:
     step = {"step": "look", "step_number": 1, "total_steps": 2, "next_step_required": True, "findings": "x"}
     assert not list(validator.iter_errors(step))
     assert list(validator.iter_errors({**step, "confidence": "sure"}))
+
+
+def test_an_image_sent_as_a_data_url_passes_validation() -> None:
+    """A real image as a data: URL (here 300 KB of base64) is a valid ``images`` item; its decoded
+    size is the worker's to check against EXAI_IMAGE_MAX_BYTES."""
+    import base64
+
+    url = "data:image/png;base64," + base64.b64encode(b"\x89PNG" + b"\0" * 225_000).decode()
+    validator = Draft202012Validator(SPECS["chat"].input_schema)
+    assert list(validator.iter_errors({"prompt": "what is in it?", "images": [url]})) == []

@@ -315,10 +315,12 @@ async def test_flower_shows_the_calls_made_behind_basic_auth_without_their_promp
 ) -> None:
     """Flower sees the worker, then the call's task, by call id; its API needs the password."""
     auth = ("exai", FLOWER_PASSWORD)
-    eventually(
-        lambda: metric_value(httpx.get(f"{flower}/metrics", timeout=10).text, "flower_worker_online") >= 1,
-        "Flower to see the worker",
-    )
+
+    def workers_online() -> float:
+        metrics = httpx.get(f"{flower}/metrics", auth=auth, timeout=10)  # /metrics needs the password too
+        return metric_value(metrics.text, "flower_worker_online")
+
+    eventually(lambda: workers_online() >= 1, "Flower to see the worker")
     result = await chat(stack, "secret prompt for flower")
     call_id = result.meta["io.exai/call_id"]  # type: ignore[index]
     assert httpx.get(f"{flower}/api/tasks", timeout=10).status_code == 401

@@ -10,7 +10,14 @@ import pytest
 import redis
 
 from contracts.job import Job, Outcome
-from contracts.names import TOOL_QUEUE, result_key, task_name
+from contracts.names import (
+    CONSUMER_QUEUES_PREFIX,
+    CONSUMERS_KEY,
+    TOOL_QUEUE,
+    inflight_key,
+    result_key,
+    task_name,
+)
 from contracts.queue import make_celery
 from contracts.settings import Settings
 from tests.support.clients import raw_client
@@ -139,26 +146,29 @@ def test_a_job_that_waited_past_its_deadline_fails_without_calling_the_provider(
     assert "late-corr-0001" not in stack.emulator_stats()["by_request_id"]
 
 
-async def test_a_call_whose_queue_message_redis_lost_is_sent_again(
+async def test_a_call_left_in_a_dead_consumers_in_flight_list_runs_on_a_live_worker(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """Its message vanishes from the queue (a BRPOP reply lost to a Redis restart): the call completes."""
-    with running_stack(tmp_path_factory.mktemp("lost"), workers=0, EXAI_LOST_CALL_CHECK_S="0.5") as lonely:
+    """A worker took the message and died before running it: the next worker's recovery hands it on."""
+    with running_stack(tmp_path_factory.mktemp("orphan"), workers=0) as lonely:
         store = redis.Redis.from_url(lonely.env["REDIS_URL"])
         async with raw_client(lonely.authed_url) as client:
             await client.initialize()
             params = {
                 "name": "chat",
-                "arguments": {"prompt": "lost once"},
-                "_meta": {"io.exai/correlation_id": "lost-1"},
+                "arguments": {"prompt": "orphaned once"},
+                "_meta": {"io.exai/correlation_id": "orphan-1"},
             }
-            await client.send({"jsonrpc": "2.0", "id": "lost", "method": "tools/call", "params": params})
+            await client.send({"jsonrpc": "2.0", "id": "orphan", "method": "tools/call", "params": params})
             with anyio.fail_after(20):
                 while not store.llen(TOOL_QUEUE):
                     await anyio.sleep(0.05)
-            assert store.rpop(TOOL_QUEUE) is not None  # what a worker's lost BRPOP reply takes with it
+            # What a worker killed right after its BLMOVE leaves behind: the message in its list.
+            assert store.lmove(TOOL_QUEUE, inflight_key("dead:1", TOOL_QUEUE), "RIGHT", "LEFT")
+            store.sadd(CONSUMER_QUEUES_PREFIX + "dead:1", TOOL_QUEUE)
+            store.zadd(CONSUMERS_KEY, {"dead:1": int(time.time() * 1000) - 1})
             lonely.start_worker()
-            answer = await client.response("lost", timeout=30)
+            answer = await client.response("orphan", timeout=30)
         assert answer["result"]["isError"] is False, answer
-        assert lonely.gateway is not None and "was lost" in lonely.gateway.text()
-        assert lonely.emulator_stats()["by_request_id"].get("lost-1") == 1
+        assert store.llen(inflight_key("dead:1", TOOL_QUEUE)) == 0
+        assert lonely.emulator_stats()["by_request_id"].get("orphan-1") == 1

@@ -18,6 +18,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from bridge.relay import LOST_CALL
+from cli.local_redis import free_port
 from contracts.job import Outcome
 from tests.support.clients import WAIT, initialize_params
 from tests.support.stack import Stack
@@ -28,11 +29,12 @@ REPO = Path(__file__).resolve().parents[2]
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params("t")}
 
 
-def bridge_env(stack: Stack, url: str | None = None) -> dict[str, str]:
+def bridge_env(stack: Stack, url: str | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in stack.env.items() if k != "EXAI_WS_URL"}
     env.update({"EXAI_WS_URL": url or stack.gateway_url, "PYTHONPATH": str(REPO)})
     env["EXAI_STDIO_RECONNECT_BASE_S"] = "0.1"
     env["EXAI_STDIO_RECONNECT_MAX_S"] = "0.5"
+    env.update(extra)
     return env
 
 
@@ -206,3 +208,38 @@ async def test_a_restarted_gateway_is_reached_again_and_calls_in_flight_are_reso
     else:
         assert result.isError is True
         assert result.content[0].text == LOST_CALL
+
+
+async def test_a_bridge_with_no_token_in_its_env_uses_the_token_file_made_after_it_started(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """A desktop client's config needs no token: the bridge reads the local token file at each attempt,
+    so a bridge launched before `exai up` made the file connects once the stack is up."""
+    token_file = tmp_path / "config" / "ws-token"
+    port = str(free_port())
+    env = {k: v for k, v in stack.env.items() if k != "EXAI_WS_TOKEN"}
+    gateway_env = {**env, "EXAI_WS_TOKEN_FILE": str(token_file), "EXAI_WS_PORT": port}
+    # EXAI_WS_TOKEN="" is unset for the settings (empty values are ignored).
+    no_token = {"EXAI_WS_TOKEN": "", "EXAI_WS_TOKEN_FILE": str(token_file)}
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "cli.main", "stdio"],
+        env=bridge_env(stack, f"ws://127.0.0.1:{port}/", **no_token),
+        cwd=str(REPO),
+    )
+    gateway = None
+    try:
+        with (tmp_path / "bridge.log").open("a") as err:
+            async with stdio_client(params, errlog=err) as (rx, tx), ClientSession(rx, tx) as bridge:
+                assert not token_file.exists()
+                gateway = await anyio.to_thread.run_sync(
+                    lambda: stack.spawn_gateway("file-gateway", gateway_env)
+                )
+                with anyio.fail_after(WAIT):
+                    await bridge.initialize()
+                    version = await bridge.call_tool("version", {})
+        assert version.isError is False
+        assert "auth required" in gateway.text()
+    finally:
+        if gateway is not None:
+            gateway.stop()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 import redis
 from mcp.types import CallToolResult
@@ -325,3 +326,28 @@ async def test_status_summarises_providers_queue_and_workers_without_secrets(sta
     for name, value in stack.env.items():
         if name.endswith(("_KEY", "_TOKEN", "_TOKENS")):
             assert value not in text, name
+
+
+async def test_two_continuations_racing_for_the_last_turns_cost_one_provider_call(stack: Stack) -> None:
+    """With one turn pair left, two concurrent continuations: one answers, the other is refused with
+    the turn-limit error, and the emulator saw one call for them."""
+    async with mcp_session(stack.authed_url) as session:
+        first = structured(await session.call_tool("chat", {"prompt": "start", "model": "kimi-k2.6"}))
+        thread = first["continuation_offer"]["continuation_id"]
+        for n in range(MAX_TURNS // 2 - 2):
+            await session.call_tool("chat", {"prompt": f"fill {n}", "continuation_id": thread})
+    stack.reset_emulator()
+    results: dict[str, CallToolResult] = {}
+
+    async def continue_as(name: str) -> None:
+        async with mcp_session(stack.authed_url) as session:
+            prompt = f"{name} emulate:latency_ms=1500"
+            args = {"prompt": prompt, "continuation_id": thread, "model": "kimi-k2.6"}
+            results[name] = await session.call_tool("chat", args)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(continue_as, "left")
+        group.start_soon(continue_as, "right")
+    refused = [r for r in results.values() if r.isError]
+    assert len(refused) == 1 and "EXAI_THREAD_MAX_TURNS" in refused[0].content[0].text  # type: ignore[union-attr]
+    assert stack.emulator_stats()["calls"]["kimi"] == 1

@@ -311,3 +311,12 @@ def test_stream_times_record_when_each_chunk_of_a_request_left(
     assert times == sorted(times)
     assert times[-1] - times[0] >= 4 / 50 * 0.9
     assert http.get("/_emulator/stream_times", params={"request_id": "unknown"}).json() == {"times": []}
+
+
+def test_stats_count_the_tcp_connections_accepted(emulator_url: str, control: EmulatorControl) -> None:
+    """Calls on one kept-alive connection count one connection; a fresh client opens another."""
+    for _ in range(2):
+        with httpx.Client(base_url=emulator_url, timeout=10) as client:
+            for _ in range(3):
+                chat(client, "kimi", "hi")
+    assert control.stats()["connections"] == 3  # the two clients', and the stats request's own

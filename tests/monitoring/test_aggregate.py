@@ -104,3 +104,16 @@ def test_the_exposition_passes_promtool() -> None:
     text = agg.metrics.render()
     checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_set_aside_call_is_counted_by_tool_and_kept_for_the_dashboard() -> None:
+    """The worker's event becomes mcp_calls_set_aside_total{tool} and a record with its correlation id."""
+    agg = _aggregator()
+    agg.ingest({"k": events.SET_ASIDE, "t": 5.0, "tool": "chat", "handovers": 3, "correlation_id": "p-1"})
+    agg.ingest({"k": events.SET_ASIDE, "tool": "no-such-tool", "handovers": "x", "correlation_id": "a b"})
+    m = agg.metrics
+    assert _sample(m, "mcp_calls_set_aside_total", {"tool": "chat"}) == 1
+    assert _sample(m, "mcp_calls_set_aside_total", {"tool": "other"}) == 1
+    first, second = agg.activity.set_aside
+    assert (first.at, first.tool, first.handovers, first.correlation_id) == (5.0, "chat", 3, "p-1")
+    assert (second.tool, second.handovers, second.correlation_id) == ("other", 0, "-")

@@ -9,7 +9,7 @@ import pytest
 
 from contracts.events import Heartbeat
 from contracts.settings import load_settings
-from monitoring.activity import Activity
+from monitoring.activity import Activity, SetAsideRecord
 from monitoring.health import (
     DEGRADED,
     OK,
@@ -22,6 +22,7 @@ from monitoring.health import (
     check_providers,
     check_queue,
     check_redis,
+    check_set_aside,
     check_workers,
     overall,
 )
@@ -71,6 +72,19 @@ def test_provider_breakers_and_missing_keys_show_per_provider() -> None:
     assert components["provider:kimi"].details["last_error"] == "rate_limit"
     assert components["provider:glm"].status == OK
     assert components["provider:glm"].details["configured"] is False
+
+
+def test_a_call_set_aside_degrades_health_for_the_window_then_not() -> None:
+    """Within EXAI_HEALTH_SET_ASIDE_WINDOW_S of a set-aside call the component is degraded, then ok."""
+    settings = load_settings(exai_health_set_aside_window_s=600)
+    activity = Activity(60, 5)
+    assert check_set_aside(activity, settings, now=1000.0).status == OK
+    activity.add_set_aside(SetAsideRecord(at=1000.0, tool="chat", handovers=3, correlation_id="c-1"))
+    degraded = check_set_aside(activity, settings, now=1599.0)
+    assert degraded.status == DEGRADED and degraded.name == "set_aside_calls"
+    assert degraded.details["recent"] == 1 and degraded.details["tools"] == ["chat"]
+    assert "c-1" not in str(degraded)  # counts and tools only; the dashboard has the ids
+    assert check_set_aside(activity, settings, now=1601.0).status == OK
 
 
 def test_memory_and_disk_follow_their_thresholds(tmp_path: Path) -> None:

@@ -92,13 +92,14 @@ def chromium_path() -> str | None:
 
 
 @contextmanager
-def chromium_page(profile: Path, timeout: float = 60.0) -> Iterator[Page]:
-    """A blank page in a fresh headless Chromium; the browser is stopped (by PID) afterwards."""
+def chromium_page(profile: Path, timeout: float = 60.0, *, flags: tuple[str, ...] = ()) -> Iterator[Page]:
+    """A blank page in a fresh headless Chromium (with extra command-line ``flags``); the browser is
+    stopped (by PID) afterwards."""
     binary = chromium_path()
     if binary is None:
         raise RuntimeError("chromium is not installed (Debian package `chromium`; .ci/run installs it)")
     process = subprocess.Popen(
-        [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        [binary, *FLAGS, *flags, f"--user-data-dir={profile}", "about:blank"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import ssl
 import subprocess
 import sys
 import threading
@@ -17,14 +18,15 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"emulator listening on (http://\S+)")
+LISTENING = re.compile(r"emulator listening on (https?://\S+)")
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
 
 @contextmanager
-def running_emulator(latency_ms: float = 0, tokens_per_second: float = 0) -> Iterator[str]:
-    """Start ``python -m emulator`` on a free port and yield its base URL; stop it by PID on exit."""
+def running_emulator(latency_ms: float = 0, tokens_per_second: float = 0, *extra: str) -> Iterator[str]:
+    """Start ``python -m emulator`` on a free port and yield its base URL; stop it by PID on exit.
+    ``extra`` are more command-line options (``--tls``, ``--ca-file``, ``--rtt-ms``)."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path}
     args = [
@@ -39,6 +41,7 @@ def running_emulator(latency_ms: float = 0, tokens_per_second: float = 0) -> Ite
         str(latency_ms),
         "--tokens-per-second",
         str(tokens_per_second),
+        *extra,
     ]
     process = subprocess.Popen(
         args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -87,11 +90,25 @@ def _wait_for_url(lines: queue.Queue[str | None], seen: list[str]) -> str:
 class EmulatorControl:
     """The emulator's control endpoints, for arranging faults and reading what it saw."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, ca_file: str | None = None, http: httpx.Client | None = None) -> None:
         self.base_url = base_url
+        # An HTTPS emulator (--tls) is trusted through the CA it wrote. With ``http`` (a client the
+        # caller closes) every control request shares one kept-alive connection, so the emulator's
+        # connection count after a reset shows only the connections of the code under test.
+        self._verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        self._http = http
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        url = f"{self.base_url}/_emulator/{path}"
+        if self._http is not None:
+            answer = self._http.request(method, url, json=body, timeout=5)
+        else:
+            answer = httpx.request(method, url, json=body, timeout=5, verify=self._verify)
+        answer.raise_for_status()
+        return answer
 
     def reset(self) -> None:
-        httpx.post(f"{self.base_url}/_emulator/reset", timeout=5).raise_for_status()
+        self._send("POST", "reset")
 
     def fault(
         self, kind: str, *, provider: str = "*", count: int = 1, retry_after: float | None = None
@@ -99,10 +116,10 @@ class EmulatorControl:
         body: dict[str, Any] = {"provider": provider, "kind": kind, "count": count}
         if retry_after is not None:
             body["retry_after"] = retry_after
-        httpx.post(f"{self.base_url}/_emulator/faults", json=body, timeout=5).raise_for_status()
+        self._send("POST", "faults", body)
 
     def stats(self) -> dict[str, Any]:
-        answer: dict[str, Any] = httpx.get(f"{self.base_url}/_emulator/stats", timeout=5).json()
+        answer: dict[str, Any] = self._send("GET", "stats").json()
         return answer
 
     def wait_in_flight(self, provider: str, count: int = 1, timeout: float = 10.0) -> None:

@@ -60,16 +60,21 @@ class Stack:
         return worker
 
     def start_gateway(self, **env: str) -> ManagedProcess:
-        gateway = ManagedProcess(
-            "gateway",
-            ["-m", "cli.main", "gateway"],
-            {**self.env, "EXAI_WS_PORT": "0", "EXAI_HTTP_PORT": "0", **env},
-            self.directory / "gateway.log",
-        )
-        match = gateway.start(r"gateway listening on (ws://[\d.]+:\d+/)", timeout=30)
+        ports = {"EXAI_WS_PORT": "0", "EXAI_HTTP_PORT": "0"}
+        gateway = self.spawn_gateway("gateway", {**self.env, **ports, **env})
         self.gateway = gateway
-        self.gateway_url = match.group(1)
-        self.http_url = gateway.wait_for(r"MCP Streamable HTTP on (http://\S+)").group(1)
+        self.gateway_url, self.http_url = gateway_urls(gateway)
+        return gateway
+
+    def spawn_gateway(self, name: str, env: dict[str, str]) -> ManagedProcess:
+        """A gateway process with ``env`` (on free ports unless it names them); the caller stops it."""
+        gateway = ManagedProcess(
+            name,
+            ["-m", "cli.main", "gateway"],
+            {"EXAI_WS_PORT": "0", "EXAI_HTTP_PORT": "0", **env},
+            self.directory / f"{name}.log",
+        )
+        gateway.start(r"gateway listening on (ws://[\d.]+:\d+/)", timeout=30)
         return gateway
 
     def start_monitor(self, **env: str) -> ManagedProcess:
@@ -89,6 +94,23 @@ class Stack:
         return "\n".join(
             p.text() for p in [self.emulator, *self.workers, *([self.gateway] if self.gateway else [])]
         )
+
+
+def gateway_urls(gateway: ManagedProcess) -> tuple[str, str]:
+    """A started gateway's WebSocket URL and Streamable HTTP endpoint."""
+    url = gateway.wait_for(r"gateway listening on (ws://[\d.]+:\d+/)").group(1)
+    return url, gateway.wait_for(r"MCP Streamable HTTP on (http://\S+)").group(1)
+
+
+@contextmanager
+def unauthenticated_gateway(stack: Stack) -> Iterator[ManagedProcess]:
+    """A second gateway on the stack's Redis, run with EXAI_AUTH=none; stopped on exit."""
+    env = {k: v for k, v in stack.env.items() if k not in ("EXAI_WS_TOKEN", "EXAI_WS_TOKENS")}
+    gateway = stack.spawn_gateway("open-gateway", {**env, "EXAI_AUTH": "none"})
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
 
 
 @contextmanager
@@ -111,7 +133,7 @@ def running_stack(
             dict(os.environ),
             directory / "emulator.log",
         )
-        match = emulator.start(r"emulator listening on (http://[\d.]+:\d+)", timeout=30)
+        match = emulator.start(r"emulator listening on (https?://[\d.]+:\d+)", timeout=30)
         stack.callback(emulator.stop)
         base = match.group(1)
         env = {
@@ -138,6 +160,10 @@ def running_stack(
         )
         if token:
             env["EXAI_WS_TOKEN"] = token
+        elif "EXAI_WS_TOKENS" not in settings:
+            env["EXAI_AUTH"] = "none"  # token=None means no authentication, as it always has
+        # A test never reads or writes the user's own ~/.config/exai-mcp/ws-token.
+        env["EXAI_WS_TOKEN_FILE"] = str(directory / "ws-token")
         env.update(settings)
         result = Stack(directory=directory, redis=redis_server, env=env, emulator=emulator, emulator_url=base)
         stack.callback(lambda: [w.stop() for w in result.workers])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -110,11 +109,12 @@ def test_a_success_on_a_closed_breaker_writes_nothing_and_skips_untracked_models
 
 def test_the_first_refusing_breaker_is_named_and_later_probes_are_kept(client: redis.Redis) -> None:
     """Model refused: the provider's half-open probe is not used up by a call that never runs."""
-    breaker = Breaker(client, threshold=1, cooldown_s=0.2)
+    now = [1_000_000.0]
+    breaker = Breaker(client, threshold=1, cooldown_s=30, clock=lambda: now[0])
     breaker.record_failure("glm", "server_error", "HTTP 503")  # provider open, cooling down
     breaker.record_failure("glm:glm-5", "overloaded", "HTTP 429")
-    time.sleep(0.25)  # both cooled down: each may let one probe through
-    client.hset(breaker_key("glm:glm-5"), mapping={"state": "open", "opened_at": time.time()})
+    now[0] += 31  # both cooled down: each may let one probe through
+    client.hset(breaker_key("glm:glm-5"), mapping={"state": "open", "opened_at": now[0]})
     refused, decision = breaker.first_refusal(["glm:glm-5", "glm"])
     assert refused == "glm:glm-5" and not decision.allowed
     assert breaker.state("glm")["state"] == "open"  # untouched: its probe is still to come

@@ -8,15 +8,17 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from contracts.errors import ProviderError
+from contracts.errors import DeadlineExceeded, ProviderError
 from contracts.names import breaker_key
 from contracts.settings import Settings
 from tests.support.emulator import EmulatorControl
 from tests.workers.redis_fixture import redis_client
 from workers.breaker import KIND_CIRCUIT_OPEN, Breaker
 from workers.leases import Leases
+from workers.metered import MeteredClient
 from workers.protected import ProtectedClient
 from workers.providers.base import ChatRequest
+from workers.providers.glm import GlmClient
 from workers.providers.kimi import KimiClient
 from workers.write_behind import WriteBehind
 
@@ -106,3 +108,34 @@ def test_a_call_can_leave_its_closing_writes_for_a_later_round_trip(
     assert redis_client.hget(breaker_key("kimi"), "state") == b"closed"
     chat(client, "kimi-k2.6")  # the shared client still settles at once
     assert redis_client.zcard("exai:lease:kimi") == 0
+
+
+def test_web_search_goes_through_the_same_breakers_leases_and_connections_as_chat(
+    emulator_url: str, redis_client: redis.Redis
+) -> None:
+    """GLM's search API on the protected client: it waits for a capacity lease like chat, gives it
+    back, and an open GLM breaker refuses it before any request reaches GLM."""
+    redis_client.flushdb()
+    control = EmulatorControl(emulator_url)
+    control.reset()
+    base_url = f"{emulator_url}/api/paas/v4"
+    inner = GlmClient("sk-test-glm", base_url=base_url, connect_timeout_s=2, read_timeout_s=5)
+    breaker = Breaker(redis_client, threshold=1, cooldown_s=60)
+    leases = Leases(redis_client, ttl_s=30)
+    client = ProtectedClient(MeteredClient(inner), breaker, leases, Settings(exai_provider_max_in_flight=1))
+    query = {"search_query": "celery", "search_engine": "search_std", "count": 2}
+    try:
+        answer = client.web_search(query, request_id="s1", deadline=time.time() + 10)
+        assert len(answer["search_result"]) == 2
+        assert leases.in_flight("glm") == 0  # the lease went back
+        held = leases.try_acquire({"glm": 1})  # another call holds GLM's only slot
+        with pytest.raises(DeadlineExceeded, match="free slot"):
+            client.web_search(query, request_id="s2", deadline=time.time() + 0.3)
+        leases.release(held)
+        breaker.record_failure("glm", "server_error", "down")
+        with pytest.raises(ProviderError) as refused:
+            client.web_search(query, request_id="s3", deadline=time.time() + 10)
+        assert refused.value.kind == KIND_CIRCUIT_OPEN
+        assert control.stats()["calls"]["glm"] == 1  # only the first search reached GLM
+    finally:
+        client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,11 @@ import redis
 
 from contracts.errors import InvalidArguments
 from contracts.models import ModelInfo
-from contracts.names import thread_key
+from contracts.names import thread_key, thread_reservations_key
 from contracts.settings import load_settings
 from tests.workers.redis_fixture import redis_client
 from workers.history import build_history
-from workers.threads import ThreadLimitReached, ThreadStore, Turn
+from workers.threads import TURNS_PER_CALL, Thread, ThreadLimitReached, ThreadStore, Turn
 
 __all__ = ["redis_client"]
 
@@ -123,3 +124,56 @@ def test_a_new_thread_is_stored_with_its_first_turns_and_state(redis_client: red
     assert 100 < redis_client.ttl(thread_key(thread.id)) <= 120
     with pytest.raises(ThreadLimitReached):
         store.create("alice", "debug", turns(5))
+
+
+def full_but_two(store: ThreadStore) -> Thread:
+    """A thread with room for exactly one more call (one turn pair)."""
+    return store.append(store.create("alice", "chat"), turns(store.max_turns - TURNS_PER_CALL))
+
+
+def test_only_one_of_two_calls_can_reserve_the_last_turn_pair(redis_client: redis.Redis) -> None:
+    """The second reservation finds the first one's and is refused with the turn-limit error."""
+    store = ThreadStore(redis_client, load_settings(exai_thread_max_turns=6))
+    thread = full_but_two(store)
+    store.reserve(thread, "call-a", until=time.time() + 60)
+    with pytest.raises(ThreadLimitReached, match="reached its limit of 6 turns"):
+        store.reserve(thread, "call-b", until=time.time() + 60)
+
+
+def test_a_call_run_again_keeps_its_own_reservation(redis_client: redis.Redis) -> None:
+    """A redelivered or retried call reserves again and finds its own reservation, not a rival's."""
+    store = ThreadStore(redis_client, load_settings(exai_thread_max_turns=6))
+    thread = full_but_two(store)
+    store.reserve(thread, "call-a", until=time.time() + 60)
+    store.reserve(thread, "call-a", until=time.time() + 60)
+    appended = store.append(thread, [Turn("user", "q", "chat", call_id="call-a"),
+                                     Turn("assistant", "a", "chat", call_id="call-a")])  # fmt: skip
+    assert len(appended.turns) == 6
+    assert redis_client.zcard(thread_reservations_key(thread.id)) == 0  # consumed with the append
+    store.reserve(thread, "call-a", until=time.time() + 60)  # its turns are there: nothing to reserve
+
+
+def test_a_reservation_lapses_at_its_call_s_deadline(redis_client: redis.Redis) -> None:
+    """The reservation of a call whose worker died frees the turns once its deadline has passed."""
+    store = ThreadStore(redis_client, load_settings(exai_thread_max_turns=6))
+    thread = full_but_two(store)
+    start = time.time()
+    store.reserve(thread, "dead-call", until=start + 30, now=start)
+    with pytest.raises(ThreadLimitReached):
+        store.reserve(thread, "next-call", until=start + 90, now=start + 29)
+    store.reserve(thread, "next-call", until=start + 90, now=start + 31)
+    assert 0 < redis_client.pttl(thread_reservations_key(thread.id)) <= 90_000
+
+
+def test_an_append_leaves_the_turns_other_calls_reserved(redis_client: redis.Redis) -> None:
+    """A call that holds no reservation cannot record its turns into room another call reserved."""
+    store = ThreadStore(redis_client, load_settings(exai_thread_max_turns=6))
+    thread = full_but_two(store)
+    store.reserve(thread, "call-a", until=time.time() + 60)
+    with pytest.raises(ThreadLimitReached):
+        store.append(thread, [Turn("user", "q", "chat", call_id="call-b"),
+                              Turn("assistant", "a", "chat", call_id="call-b")])  # fmt: skip
+    with redis_client.pipeline() as pipe:
+        store.release(pipe, thread.id, "call-a")
+        pipe.execute()
+    assert len(store.append(thread, turns(2)).turns) == 6

@@ -30,3 +30,15 @@ def test_writes_queued_on_a_round_trip_that_failed_are_kept(redis_client: redis.
         assert after.queue_on(pipe) == 1  # queued, but the pipeline is dropped unsent
     after.flush(redis_client)
     assert redis_client.get("wb:key") == b"v"
+
+
+def test_taken_writes_go_after_the_taker_s_own_and_leave_the_other_empty(redis_client: redis.Redis) -> None:
+    """A call's settling writes join its outcome's round trip, once."""
+    redis_client.delete("wb:taken")
+    after, settle = WriteBehind(), WriteBehind()
+    after.add(lambda pipe: pipe.rpush("wb:taken", "lease"))
+    settle.add(lambda pipe: pipe.rpush("wb:taken", "release"))
+    after.take(settle)
+    after.flush(redis_client)
+    settle.flush(redis_client)
+    assert redis_client.lrange("wb:taken", 0, -1) == [b"lease", b"release"]

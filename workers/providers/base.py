@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from workers.cancellation import CancelToken
 
@@ -65,3 +65,21 @@ class ProviderClient(Protocol):
     def list_models(self, *, deadline: float) -> list[str]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SearchClient(Protocol):
+    """A provider client with a web search API (GLM's ``POST {base}/web_search``)."""
+
+    name: str
+
+    def web_search(
+        self,
+        query: dict[str, Any],
+        *,
+        request_id: str,
+        deadline: float,
+        cancel: CancelToken | None = None,
+    ) -> dict[str, Any]:
+        """The search API's answer; raises like :meth:`ProviderClient.chat`."""
+        ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import ssl
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,7 @@ from contracts.errors import (
     KIND_RATE_LIMIT,
     KIND_SERVER,
     KIND_TIMEOUT,
+    KIND_TLS,
     ProviderError,
 )
 
@@ -169,9 +171,43 @@ def classify_response(
     )
 
 
-def classify_transport_error(provider: str, exc: httpx.TransportError, *, url: str) -> ProviderError:
-    """The ProviderError for a call that got no complete answer: no connection, silence, or a drop."""
+def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _untrusted(
+    provider: str, url: str, error: ssl.SSLCertVerificationError, ca_file: str | None
+) -> ProviderError:
+    reason = error.verify_message or error.reason or str(error)
+    if ca_file:
+        fix = f"if a private CA signed it, add that CA to EXAI_PROVIDER_CA_FILE (now {ca_file})"
+    else:
+        fix = "if a private CA signed it, set EXAI_PROVIDER_CA_FILE to a PEM bundle holding that CA"
+    return ProviderError(
+        f"the TLS certificate of {display_name(provider)} at {url} could not be verified ({reason}): {fix}",
+        provider=provider,
+        kind=KIND_TLS,
+    )
+
+
+def classify_transport_error(
+    provider: str, exc: httpx.TransportError, *, url: str, ca_file: str | None = None
+) -> ProviderError:
+    """The ProviderError for a call that got no complete answer: no connection, silence, or a drop.
+
+    An untrusted certificate is not retried (kind ``tls``): it fails the same way until the trust
+    setting (``ca_file``, from EXAI_PROVIDER_CA_FILE) changes."""
     name = display_name(provider)
+    untrusted = _certificate_error(exc)
+    if untrusted is not None:
+        return _untrusted(provider, url, untrusted, ca_file)
     if isinstance(exc, httpx.ConnectTimeout):
         kind, what = KIND_TIMEOUT, f"timed out connecting to {name} at {url}"
     elif isinstance(exc, httpx.ConnectError):

@@ -5,15 +5,12 @@ Synchronous on purpose: workers run under gevent, which makes these blocking cal
 
 from __future__ import annotations
 
-import itertools
 import json
-import ssl
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import certifi
 import httpx
 
 from contracts.errors import KIND_NETWORK, KIND_SERVER, ProviderError
@@ -23,10 +20,9 @@ from workers.providers.classify import classify_response, classify_transport_err
 from workers.providers.completion import MalformedCompletion, StreamAccumulator, parse_completion
 from workers.providers.guard import CallGuard
 from workers.providers.sse import DONE, iter_events
+from workers.providers.transport import ShardedTransport, environment_proxy, trust_context
 
 REDACTED = "********"
-# Connection pools per client; see OpenAICompatClient.__init__.
-POOL_SHARDS = 32
 
 
 class OpenAICompatClient:
@@ -35,40 +31,39 @@ class OpenAICompatClient:
     name = "openai"
 
     def __init__(
-        self, api_key: str, *, base_url: str, connect_timeout_s: float = 10.0, read_timeout_s: float = 120.0
+        self,
+        api_key: str,
+        *,
+        base_url: str,
+        connect_timeout_s: float = 10.0,
+        read_timeout_s: float = 120.0,
+        ca_file: str | None = None,
+        keepalive_s: float = 30.0,
+        keepalive_max: int = 1024,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key
         self._connect_timeout_s = connect_timeout_s
         self._read_timeout_s = read_timeout_s
-        # No keep-alive: the guard must see each call's connection being opened to be able to cut it
-        # (see guard.py); a handshake per call is small next to a completion's duration. No connection
-        # cap either: one client serves every greenlet of a worker, and how many calls a provider gets
-        # at once is decided before the call, not by a queue hidden in here. httpcore scans every open
-        # connection of its pool for each request, which with 1,000 calls in flight on one pool was a
-        # tenth of the worker's CPU: calls are spread over POOL_SHARDS pools sharing one TLS context.
-        tls = ssl.create_default_context(cafile=certifi.where())
-        self._shards = [
-            httpx.Client(
-                headers={"Authorization": f"Bearer {api_key}"},
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
-                verify=tls,
-            )
-            for _ in range(POOL_SHARDS)
-        ]
-        self._next_shard = itertools.count()
-
-    @property
-    def _http(self) -> httpx.Client:
-        return self._shards[next(self._next_shard) % POOL_SHARDS]
+        self._ca_file = ca_file
+        # One client serves every greenlet of a worker; its transport keeps connections alive
+        # without losing the guard's hold on each call (see transport.py).
+        transport = ShardedTransport(
+            ssl_context=trust_context(ca_file),
+            keepalive_s=keepalive_s,
+            keepalive_max=keepalive_max,
+            proxy=environment_proxy(self.base_url),
+        )
+        self._http = httpx.Client(
+            headers={"Authorization": f"Bearer {api_key}"}, transport=transport, trust_env=False
+        )
 
     @property
     def display(self) -> str:
         return display_name(self.name)
 
     def close(self) -> None:
-        for shard in self._shards:
-            shard.close()
+        self._http.close()
 
     def request_body(self, request: ChatRequest, *, request_id: str, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {"model": request.model, "messages": request.messages}
@@ -131,17 +126,11 @@ class OpenAICompatClient:
                 write=guard.clamp(self._read_timeout_s),
                 pool=guard.clamp(self._connect_timeout_s),
             )
-            http = self._http
-            http_request = http.build_request(
-                method,
-                self.base_url + path,
-                json=body,
-                headers={"X-Request-ID": request_id},
-                timeout=timeout,
-                extensions={"trace": guard.trace},
+            http_request = self._http.build_request(
+                method, self.base_url + path, json=body, headers={"X-Request-ID": request_id}, timeout=timeout
             )
             try:
-                response = http.send(http_request, stream=True)
+                response = self._http.send(http_request, stream=True)
                 try:
                     if response.status_code >= 400:
                         response.read()
@@ -152,7 +141,9 @@ class OpenAICompatClient:
                     response.close()
             except httpx.TransportError as exc:
                 guard.check()  # a cut made by the guard is a cancellation or the deadline, not a fault
-                raise classify_transport_error(self.name, exc, url=self.base_url) from exc
+                raise classify_transport_error(
+                    self.name, exc, url=self.base_url, ca_file=self._ca_file
+                ) from exc
             except ProviderError as exc:
                 raise self._redacted(exc) from None
 
@@ -164,9 +155,11 @@ class OpenAICompatClient:
         finished = False
         for event in iter_events(response.iter_lines()):
             guard.check()
+            if finished:
+                continue  # read to the end of the body, so the connection can be reused
             if event.data.strip() == DONE:
                 finished = True
-                break
+                continue
             try:
                 chunk = json.loads(event.data)
             except ValueError:

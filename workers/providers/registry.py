@@ -28,4 +28,7 @@ def make_client(provider: str, settings: Settings) -> ProviderClient:
         base_url=settings.api_url(provider),
         connect_timeout_s=settings.exai_provider_connect_timeout_s,
         read_timeout_s=settings.exai_provider_read_timeout_s,
+        ca_file=settings.exai_provider_ca_file,
+        keepalive_s=settings.exai_provider_keepalive_s,
+        keepalive_max=settings.exai_provider_keepalive_max,
     )

@@ -11,7 +11,7 @@ from typing import Any
 from contracts.errors import InvalidArguments, RetriesExhausted
 from workers.consensus import Consult, consult_all
 from workers.context import ToolContext
-from workers.files import files_block, read_files
+from workers.files import files_block, read_labelled
 from workers.workflow import WorkflowRun, WorkflowTool, run_workflow
 
 STANCES = {
@@ -33,9 +33,7 @@ def _finish(run: WorkflowRun) -> dict[str, Any]:
     limit = ctx.settings.exai_consensus_max_models
     if len(entries) > limit:
         raise InvalidArguments(f"consensus takes at most {limit} models (EXAI_CONSENSUS_MAX_MODELS)")
-    files = read_files(
-        list(dict.fromkeys([*run.aggregate()["relevant_files"], *(args.get("files") or [])])), ctx.settings
-    )
+    files = read_labelled(run.named_files(), ctx.settings)
     proposal = f"{files_block(files)}\n\n{run.summary()}".strip()
     consults = []
     for index, entry in enumerate(entries):

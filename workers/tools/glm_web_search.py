@@ -6,8 +6,7 @@ from typing import Any
 
 from workers.context import ToolContext
 from workers.envelope import local_envelope
-from workers.providers.glm import GlmClient
-from workers.providers.registry import make_client
+from workers.providers.base import SearchClient
 
 DEFAULT_ENGINE = "search_std"
 DEFAULT_COUNT = 10
@@ -25,17 +24,13 @@ def run(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     ctx.check()
     ctx.progress(0, None, "searching with GLM", force=True)
 
-    # The search API is not a chat call, so it goes straight to GLM's client rather than through
-    # the pooled chat clients (their breaker and in-flight leases count chat completions).
-    client = make_client("glm", ctx.settings)
-    if not isinstance(client, GlmClient):
+    # The worker's pooled GLM client: its breakers, capacity leases, metering and connections.
+    client = ctx.provider("glm")
+    if not isinstance(client, SearchClient):
         raise TypeError("the glm provider client has no search API")
-    try:
-        answer = client.web_search(
-            query, request_id=ctx.job.correlation_id, deadline=ctx.deadline, cancel=ctx.cancel
-        )
-    finally:
-        client.close()
+    answer = client.web_search(
+        query, request_id=ctx.job.correlation_id, deadline=ctx.deadline, cancel=ctx.cancel
+    )
     results = [
         {
             "title": str(r.get("title", "")),

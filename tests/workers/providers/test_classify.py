@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import ssl
 
 import httpx
 import pytest
@@ -146,3 +147,32 @@ def test_transport_failures_are_retryable_network_or_timeout(exc: httpx.Transpor
     error = classify_transport_error("kimi", exc, url="http://127.0.0.1:1/v1")
     assert error.kind == kind and error.retryable and error.status is None
     assert "Kimi" in error.message
+
+
+def _failed_handshake(verify_message: str) -> httpx.ConnectError:
+    """An httpx ConnectError caused by a certificate check, chained as httpx and httpcore chain it."""
+    cause = ssl.SSLCertVerificationError(1, f"[SSL: CERTIFICATE_VERIFY_FAILED] {verify_message}")
+    cause.verify_message = verify_message
+    try:
+        try:
+            raise cause
+        except ssl.SSLError as exc:
+            raise httpx.ConnectError(str(exc)) from exc
+    except httpx.ConnectError as error:
+        return error
+
+
+@pytest.mark.parametrize("ca_file", [None, "/etc/exai/ca.pem"])
+def test_an_untrusted_certificate_is_not_retried_and_names_the_trust_setting(ca_file: str | None) -> None:
+    """A failed certificate check fails the same way until trust changes: kind tls, no retry, and
+    the message says to use EXAI_PROVIDER_CA_FILE (and what it is now, when set)."""
+    error = classify_transport_error(
+        "glm",
+        _failed_handshake("unable to get local issuer certificate"),
+        url="https://127.0.0.1:1/api/paas/v4",
+        ca_file=ca_file,
+    )
+    assert error.kind == "tls" and not error.retryable
+    assert "EXAI_PROVIDER_CA_FILE" in error.message
+    assert "GLM" in error.message and "unable to get local issuer certificate" in error.message
+    assert (ca_file or "(now") in error.message if ca_file else "(now" not in error.message

@@ -19,7 +19,7 @@ import pytest
 from contracts.errors import CallCancelled, DeadlineExceeded
 from tests.support.emulator import ROOT, running_emulator
 from workers.cancellation import CancelToken
-from workers.providers.guard import CallGuard
+from workers.providers.guard import CallGuard, current_guard
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
@@ -165,3 +165,52 @@ def test_cancellation_cuts_a_blocked_read_under_gevent() -> None:
         )
     assert done.returncode == 0, done.stderr
     assert float(done.stdout) < 1.0
+
+
+class _Connection:
+    def __init__(self) -> None:
+        self.cuts = 0
+
+    def cut(self) -> None:
+        self.cuts += 1
+
+
+def test_a_released_connection_is_never_cut_by_a_late_cancellation() -> None:
+    """Once the call lets go of its connection (it may already serve another call), cancelling or
+    expiring the call no longer touches it; before that, cancelling cuts it."""
+    token = CancelToken()
+    held, released = _Connection(), _Connection()
+    with CallGuard(what="the test call", deadline=time.time() + 30, cancel=token) as guard:
+        guard.attach(held)
+        guard.release()
+        guard.attach(released)  # a write after the release: not this call's any more
+        token.set()
+    assert (held.cuts, released.cuts) == (0, 0)
+    other = CancelToken()
+    with CallGuard(what="the test call", deadline=time.time() + 30, cancel=other) as guard:
+        guard.attach(held)
+        other.set()
+    assert held.cuts == 1
+
+
+def test_a_connection_attached_after_cancellation_is_cut_at_once() -> None:
+    """A call cancelled while its connection was being opened cuts it as soon as it is attached."""
+    token = CancelToken()
+    connection = _Connection()
+    with CallGuard(what="the test call", deadline=time.time() + 30, cancel=token) as guard:
+        token.set()
+        guard.attach(connection)
+    assert connection.cuts == 1
+
+
+def test_the_current_guard_is_the_innermost_one_in_this_thread() -> None:
+    """current_guard() names the guard whose block is running here, and none outside any block."""
+    assert current_guard() is None
+    with CallGuard(what="outer", deadline=time.time() + 30, cancel=None) as outer:
+        assert current_guard() is outer
+        seen: list[object] = []
+        thread = threading.Thread(target=lambda: seen.append(current_guard()))
+        thread.start()
+        thread.join(5)
+        assert seen == [None]  # another thread runs another call
+    assert current_guard() is None

@@ -1,4 +1,4 @@
-"""Celery task events leave a gevent worker in batches, and every call's events are in them."""
+"""Celery task events leave a gevent worker in batches (contracts.task_events), every call's among them."""
 
 from __future__ import annotations
 
