@@ -48,7 +48,7 @@ class Bridge:
 
     # --- the two ends ---------------------------------------------------------------------
     def write_client(self, message: Message) -> None:
-        self.out.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        self.out.write(_utf8(message) + b"\n")
 
     async def _deliver(self, output: Output) -> None:
         for message in output.to_client:
@@ -57,7 +57,7 @@ class Bridge:
         for message in output.to_gateway:
             if ws is None:
                 return
-            data = json.dumps(message, ensure_ascii=False).encode()
+            data = _utf8(message)
             if len(data) > self.settings.exai_ws_max_frame_bytes:
                 # The gateway would close the connection (1009) and the relay send it again on the
                 # next one, forever: answer it here instead, as the gateway's refusal.
@@ -174,6 +174,16 @@ class Bridge:
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+
+
+def _utf8(message: Message) -> bytes:
+    """One message as UTF-8 JSON. A lone surrogate (which UTF-8 cannot carry) goes as a \\ud800
+    escape instead of raising: a client's answer to the gateway is forwarded unchecked."""
+    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(message, separators=(",", ":")).encode()
 
 
 def _shown(url: str) -> str:

@@ -159,6 +159,9 @@ async def test_a_lone_surrogate_through_the_stdio_bridge_gets_one_error_and_the_
             )
             await bridge.answer(1)
             await bridge.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": SLOW})
+            # A client's answer to the gateway is owed nothing and forwarded as it is: it must not
+            # stop the bridge (it did, when it could not be encoded).
+            process.stdin.write(b'{"jsonrpc":"2.0","id":"ours","result":{"text":"\\ud800"}}\n')
             for frame in (SURROGATE_ID, SURROGATE_TOOL, SURROGATE_RESULT):
                 process.stdin.write(frame.encode() + b"\n")
             process.stdin.write(b'{"jsonrpc":"2.0","id":2,"method":"\xed\xa0\x80"}\n')  # an encoded surrogate
