@@ -28,12 +28,12 @@ from typing import Any
 from aiohttp import web
 
 from contracts.settings import Settings
-from gateway import jsonrpc
 from gateway.auth import Authenticator
 from gateway.calls import CallBroker
+from gateway.core import codec as jsonrpc
+from gateway.core.codec import Message, Request
 from gateway.http_guard import Guards
 from gateway.http_session import HttpSession, route_key
-from gateway.jsonrpc import Message, Request
 from gateway.limits import ConnectionLimits, LimitExceeded, SessionLimits
 from gateway.session import LIMIT_EXCEEDED, SUPPORTED_PROTOCOLS
 from gateway.tool_catalog import ToolCatalog

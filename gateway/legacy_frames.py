@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from contracts.job import Outcome
-from gateway import jsonrpc
+from gateway.core import codec as jsonrpc
 
 CLOSE_INVALID_JSON = 4000
 CLOSE_NO_HELLO = 4002

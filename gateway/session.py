@@ -25,10 +25,10 @@ from contracts import tracing
 from contracts.errors import ExaiError
 from contracts.logs import correlated
 from contracts.version import SERVER_NAME, __version__
-from gateway import jsonrpc
 from gateway.calls import CallBroker, PendingCall, ProgressCallback, begin
+from gateway.core import codec as jsonrpc
+from gateway.core.codec import Message, Notification, Request, RequestId, Response
 from gateway.inflight import InFlight, Reply
-from gateway.jsonrpc import Message, Notification, Request, RequestId, Response
 from gateway.limits import LimitExceeded, Slot, shared_limits
 from gateway.tasks import TaskError, TaskRecord, TaskService
 from gateway.telemetry import NullTelemetry, method_label
@@ -273,7 +273,7 @@ class Session:
         )
         ttl_ms = self.tasks.ttl_ms(None if call.task is None else call.task.get("ttl"))
         ids = {"tool": job.tool, "correlation_id": job.correlation_id, "call_id": job.call_id}
-        span = tracing.start("tools/call", **ids) if call.task is None else None
+        span = tracing.start("tools/call", None, **ids) if call.task is None else None
         # Accepted: from here the call is recorded and queued whatever happens to this request
         # (a client that drops at once leaves no task behind that nothing runs).
         queued = begin(self._queue(job, ttl_ms, call.progress_token, slot, span))

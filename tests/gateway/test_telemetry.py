@@ -10,7 +10,7 @@ import pytest
 from contracts.events import Heartbeat
 from contracts.names import EVENTS_STREAM, GATEWAY_INDEX, gateway_heartbeat_key
 from contracts.settings import load_settings
-from gateway import jsonrpc
+from gateway.core import codec as jsonrpc
 from gateway.session import _is_error_answer
 from gateway.telemetry import GatewayTelemetry, method_label
 

@@ -5,6 +5,10 @@ null. Every string a client sends must be valid Unicode: ``"\\ud800"`` is valid 
 UTF-16 surrogate cannot be encoded as UTF-8, so it would fail later, far from here (a Redis key, an
 answer that cannot be sent). Such strings are refused here, when the frame is decoded, with the
 request's id when the id itself is sound.
+
+The per-request ``_meta`` envelope of the 2026 revision (protocol version, client capabilities and
+info, log level, trace context) is read once per request into an :class:`Envelope`; frames out are
+built from pre-encoded pieces where a result is the same for everyone (list pages).
 """
 
 from __future__ import annotations
@@ -204,3 +208,78 @@ def error(msg_id: RequestId | None, code: int, message: str, data: Any = None) -
 
 def notification(method: str, params: dict[str, Any]) -> str:
     return dumps({"jsonrpc": "2.0", "method": method, "params": params})
+
+
+def result_from_text(msg_id: RequestId, encoded_result: str) -> str:
+    """A response frame around a result already encoded as JSON text (a pre-encoded list page)."""
+    return f'{{"jsonrpc":"2.0","id":{dumps(msg_id)},"result":{encoded_result}}}'
+
+
+# --- the 2026 per-request envelope (params._meta) ------------------------------------------------
+PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
+CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
+CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
+LOG_LEVEL = "io.modelcontextprotocol/logLevel"
+SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
+RELATED_TASK = "io.modelcontextprotocol/related-task"
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+TRACE_KEYS = ("traceparent", "tracestate", "baggage")
+META_CORRELATION = "io.exai/correlation_id"
+META_CALL = "io.exai/call_id"
+META_PREFER_TASK = "io.exai/preferTask"  # the stdio bridge asks for a task to survive reconnects
+CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What a request's ``params._meta`` says, read once; values are as sent (checked by eras)."""
+
+    present: bool  # params._meta is an object
+    modern: bool  # it names a protocol version: the request claims the 2026 era
+    version: Any = None
+    capabilities: Any = None
+    has_capabilities: bool = False
+    client_info: Any = None
+    log_level: Any = None
+    progress_token: str | int | None = None
+    bad_progress_token: bool = False  # a NaN/Infinity token, which could never be echoed
+    trace: dict[str, str] | None = None
+    correlation_id: str | None = None
+    prefer_task: bool = False
+
+
+NO_ENVELOPE = Envelope(present=False, modern=False)
+
+
+def envelope(params: dict[str, Any]) -> Envelope:
+    """The envelope of one request's params (NO_ENVELOPE when there is no ``_meta`` object)."""
+    meta = params.get("_meta")
+    if not isinstance(meta, dict):
+        return NO_ENVELOPE
+    token = meta.get("progressToken")
+    bad_token = isinstance(token, float) and not math.isfinite(token)
+    if isinstance(token, bool) or not isinstance(token, str | int):
+        token = None
+    trace = {key: value for key in TRACE_KEYS if isinstance(value := meta.get(key), str) and value}
+    supplied = meta.get(META_CORRELATION)
+    correlation = supplied if isinstance(supplied, str) and CORRELATION_ID.match(supplied) else None
+    return Envelope(
+        present=True,
+        modern=PROTOCOL_VERSION in meta,
+        version=meta.get(PROTOCOL_VERSION),
+        capabilities=meta.get(CLIENT_CAPABILITIES),
+        has_capabilities=CLIENT_CAPABILITIES in meta,
+        client_info=meta.get(CLIENT_INFO),
+        log_level=meta.get(LOG_LEVEL),
+        progress_token=token,
+        bad_progress_token=bad_token,
+        trace=trace or None,
+        correlation_id=correlation,
+        prefer_task=meta.get(META_PREFER_TASK) is True,
+    )
+
+
+def request(msg_id: RequestId, method: str, params: dict[str, Any]) -> str:
+    """A request of the server's own (a legacy session's elicitation, sampling or roots request)."""
+    return dumps({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
