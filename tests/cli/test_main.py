@@ -162,7 +162,10 @@ def test_exai_emulator_serves_https_with_the_ca_it_writes(tmp_path: Path) -> Non
     )
     try:
         url = emulator.start(r"emulator listening on (https://[\d.]+:\d+)", timeout=30).group(1)
-        answer = httpx.get(f"{url}/v1/models", verify=ssl.create_default_context(cafile=ca_file), timeout=10)
+        answer = httpx.get(
+            f"{url}/v1/models",
+            headers={"Authorization": "Bearer any-key-the-emulator-accepts"},
+            verify=ssl.create_default_context(cafile=ca_file), timeout=10)
         assert answer.status_code == 200
         assert answer.json()["data"]
     finally:
