@@ -121,9 +121,11 @@ class FakeBroker:
             pipe.expire(f"exai:tasks:{owner}", RESULT_TTL_S)
             await pipe.execute()
 
-    async def submit(self, job: Job, on_progress: Callable[..., None] | None) -> Pending:
+    async def submit(self, job: Job, on_progress: Callable[..., None] | None, slot: Any = None) -> Pending:
         loop = asyncio.get_running_loop()
         pending = Pending(job, loop.create_future())
+        if slot is not None:  # held until the call ends, as CallBroker.submit does
+            pending.future.add_done_callback(lambda _: slot.release())
         self.pending[job.call_id] = pending
         self.submitted += 1
         if not self.hold:
@@ -151,11 +153,14 @@ class FakeBroker:
         for call_id in list(self.pending):
             self.reply(call_id)
 
-    def forget(self, call_id: str) -> None:
-        self.pending.pop(call_id, None)
+    def detach(self, call_id: str) -> None:
+        return None  # the call stays pending until its reply, as with CallBroker.detach
 
     def cancel_soon(self, call_id: str) -> None:
-        self.pending.pop(call_id, None)
+        pending = self.pending.pop(call_id, None)
+        if pending is not None and not pending.future.done():
+            outcome = Outcome(call_id=call_id, text="cancelled", is_error=True, error_code="CANCELLED")
+            pending.future.set_result(outcome)
 
 
 def result_of(outcome: Outcome, job: Job) -> dict[str, Any]:

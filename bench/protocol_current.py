@@ -34,7 +34,12 @@ INITIALIZE = {
 
 def bench_settings() -> Settings:
     # One client drives every call: its per-client limits must not be what is measured.
-    return Settings(exai_client_max_in_flight=1_000_000, exai_client_calls_per_minute=1_000_000_000)
+    return Settings(
+        exai_client_max_in_flight=1_000_000,
+        exai_client_calls_per_minute=1_000_000_000,
+        exai_session_max_pending=1_000_000,
+        exai_client_max_pending=1_000_000,
+    )
 
 
 def frames(method: str, count: int) -> list[str]:

@@ -24,6 +24,7 @@ from websockets.typing import Subprotocol
 from bridge.relay import Message, Output, Relay
 from contracts.errors import ConfigError
 from contracts.settings import Settings
+from gateway import jsonrpc
 from workers.backoff import compute_backoff
 
 log = logging.getLogger("exai.stdio")
@@ -47,7 +48,7 @@ class Bridge:
 
     # --- the two ends ---------------------------------------------------------------------
     def write_client(self, message: Message) -> None:
-        self.out.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        self.out.write(_utf8(message) + b"\n")
 
     async def _deliver(self, output: Output) -> None:
         for message in output.to_client:
@@ -56,34 +57,37 @@ class Bridge:
         for message in output.to_gateway:
             if ws is None:
                 return
+            data = _utf8(message)
+            if len(data) > self.settings.exai_ws_max_frame_bytes:
+                # The gateway would close the connection (1009) and the relay send it again on the
+                # next one, forever: answer it here instead, as the gateway's refusal.
+                for answer in self._too_large(message, len(data)).to_client:
+                    self.write_client(answer)
+                continue
             try:
-                await ws.send(json.dumps(message, ensure_ascii=False))
+                await ws.send(data, text=True)
             except ConnectionClosed:
                 return  # the gateway loop notices and reconnects; the relay re-sends what matters
 
+    def _too_large(self, message: Message, size: int) -> Output:
+        limit = self.settings.exai_ws_max_frame_bytes
+        text = f"Invalid Request: the message is {size} bytes, above EXAI_WS_MAX_FRAME_BYTES={limit}"
+        if "method" not in message or "id" not in message:
+            log.warning(
+                "dropped a message of %d bytes for the gateway (EXAI_WS_MAX_FRAME_BYTES=%d)", size, limit
+            )
+            return Output()
+        refusal = {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32600, "message": text}}
+        return self.relay.from_gateway(refusal)
+
     def from_client_line(self, line: bytes) -> Output:
+        # The gateway's own decoding rules, here: a message the bridge would forward under its own
+        # id (a lone surrogate, an id that is no id, …) is answered at once, under the client's.
         try:
-            message = json.loads(line)
-        except ValueError as exc:
-            return Output(
-                to_client=[
-                    {
-                        "jsonrpc": "2.0",
-                        "id": None,
-                        "error": {"code": -32700, "message": f"Parse error: {exc}"},
-                    }
-                ]
-            )
-        if not isinstance(message, dict):
-            return Output(
-                to_client=[
-                    {
-                        "jsonrpc": "2.0",
-                        "id": None,
-                        "error": {"code": -32600, "message": "Invalid Request: expected a JSON object"},
-                    }
-                ]
-            )
+            message = jsonrpc.loads(line)
+            jsonrpc.parse(message, line)
+        except jsonrpc.DecodeError as exc:
+            return Output(to_client=[json.loads(jsonrpc.error(exc.id, exc.code, exc.message))])
         return self.relay.from_client(message)
 
     async def client_loop(self, lines: asyncio.Queue[bytes | None]) -> None:
@@ -111,7 +115,9 @@ class Bridge:
                     self.url,
                     subprotocols=[Subprotocol("mcp")],
                     additional_headers=headers,
-                    max_size=s.exai_ws_max_frame_bytes,
+                    # EXAI_WS_MAX_FRAME_BYTES bounds what the gateway accepts, not what it answers
+                    # (a tools/list page may be larger): a refused answer would be asked again forever.
+                    max_size=None,
                     ping_interval=s.exai_ws_ping_interval_s,
                     ping_timeout=s.exai_ws_ping_timeout_s,
                     open_timeout=s.exai_stdio_connect_timeout_s,
@@ -168,6 +174,16 @@ class Bridge:
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+
+
+def _utf8(message: Message) -> bytes:
+    """One message as UTF-8 JSON. A lone surrogate (which UTF-8 cannot carry) goes as a \\ud800
+    escape instead of raising: a client's answer to the gateway is forwarded unchecked."""
+    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(message, separators=(",", ":")).encode()
 
 
 def _shown(url: str) -> str:

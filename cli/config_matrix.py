@@ -78,7 +78,29 @@ DESCRIPTIONS = {
     "exai_disk_degraded_percent": "Health: disk use that makes the service `degraded`.",
     "exai_disk_unhealthy_percent": "Health: disk use that makes the service `unhealthy`.",
     "exai_claim_ttl_s": "How long a worker's claim on a call lasts before another may take it over.",
-    "exai_max_connections_per_ip": "Open connections (WebSocket and HTTP sessions) per client address.",
+    "exai_max_connections_per_ip": (
+        "Open connections per client address, counted on each front (WebSocket; HTTP connections, "
+        "not HTTP sessions)."
+    ),
+    "exai_http_session_unused_s": (
+        "An HTTP session that gets no request after its `initialize` ends after this."
+    ),
+    "exai_http_max_sessions_per_client": (
+        "HTTP sessions one client may hold; a new one ends its least recently used idle one "
+        "(503 only when all are busy)."
+    ),
+    "exai_handshake_timeout_s": (
+        "Deadline of a WebSocket opening handshake and of each HTTP request's headers "
+        "(slow clients are closed)."
+    ),
+    "exai_session_max_pending": (
+        "Requests of any method one session may leave unanswered (calls, `tasks/result` waits…); "
+        "past it: error -32000."
+    ),
+    "exai_client_max_pending": (
+        "Requests one client may leave unanswered over all its sessions in a gateway process; "
+        "past it: -32000."
+    ),
     "exai_thread_max_turns": "Turns kept in a conversation thread (`continuation_id`).",
     "exai_route_default": "Models `auto` tries in order for ordinary calls (`name,name,…`).",
     "exai_route_fast": "Models `auto` tries for calls that need speed.",

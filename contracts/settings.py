@@ -109,6 +109,14 @@ class Settings(BaseSettings):
     # --- other front doors: Streamable HTTP, the old daemon's protocol, the stdio bridge ------
     exai_http_port: Port = 8078  # MCP Streamable HTTP (/mcp), served by the gateway process
     exai_http_session_idle_s: Seconds = 3600.0  # an HTTP session unused this long is ended
+    # An HTTP session that gets no request at all after its initialize is ended after this instead.
+    exai_http_session_unused_s: Seconds = 30.0
+    # HTTP sessions one client identity may hold; a new one ends that client's least recently used
+    # idle session (refused with 503 only when all are busy).
+    exai_http_max_sessions_per_client: Annotated[int, Field(ge=1)] = 100
+    # A WebSocket opening handshake, and the headers of each HTTP request, must arrive within this.
+    exai_handshake_timeout_s: Seconds = 10.0
+    exai_http_body_timeout_s: Seconds = 30.0  # an HTTP request body must arrive within this (else 408)
     exai_legacy_hello_timeout_s: Seconds = 15.0  # old protocol: first frame must be hello by then
     exai_ws_url: str | None = None  # where `exai stdio` / `exai call` reach the gateway
     exai_stdio_reconnect_base_s: Seconds = 0.5  # bridge reconnects: exponential backoff, full jitter
@@ -202,7 +210,11 @@ class Settings(BaseSettings):
     exai_ws_tokens: SecretStr | None = None  # "name:token,name:token"; see Settings.client_tokens()
     exai_client_max_in_flight: Annotated[int, Field(ge=1)] = 200  # calls one client has running
     exai_client_calls_per_minute: Annotated[int, Field(ge=1)] = 1200  # tools/call rate per client
-    exai_max_connections: Annotated[int, Field(ge=1)] = 1000  # open WebSocket connections
+    # Requests of any method left unanswered (calls, tasks/result waits, …): on one session, and for
+    # one client over all its sessions in a gateway process. Past either: error -32000.
+    exai_session_max_pending: Annotated[int, Field(ge=1)] = 1000
+    exai_client_max_pending: Annotated[int, Field(ge=1)] = 4000
+    exai_max_connections: Annotated[int, Field(ge=1)] = 1000  # open connections, on each front
     exai_max_connections_per_ip: Annotated[int, Field(ge=1)] = 100
 
     # --- conversation threads (continuation_id) ---------------------------------------------

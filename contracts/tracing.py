@@ -67,6 +67,46 @@ def span(name: str, **attributes: Any) -> Iterator[None]:
         yield
 
 
+class OpenSpan:
+    """A span started now and ended later, made current by each asyncio task that works under it
+    (a call's queueing and the wait for its answer run in different tasks)."""
+
+    def __init__(self, name: str, attributes: dict[str, Any]) -> None:
+        from opentelemetry import trace
+
+        self._span = _tracer.start_span(name, attributes=_clean(attributes))
+        self._context = trace.set_span_in_context(self._span)
+
+    @contextmanager
+    def current(self) -> Iterator[None]:
+        from opentelemetry import context
+
+        token = context.attach(self._context)
+        try:
+            yield
+        finally:
+            context.detach(token)
+
+    def end(self) -> None:
+        self._span.end()
+
+
+def start(name: str, **attributes: Any) -> OpenSpan | None:
+    """A span under the current one, to be made current with :func:`current` and ended by the caller
+    (None while tracing is off)."""
+    return OpenSpan(name, attributes) if _tracer is not None else None
+
+
+@contextmanager
+def current(opened: OpenSpan | None) -> Iterator[None]:
+    """Make a span from :func:`start` the current one for the block (nothing for None)."""
+    if opened is None:
+        yield
+        return
+    with opened.current():
+        yield
+
+
 def inject() -> dict[str, str]:
     """The current span context as headers to send along (empty while tracing is off)."""
     carrier: dict[str, str] = {}

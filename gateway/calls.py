@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 from celery import Celery
@@ -36,11 +36,35 @@ from contracts.names import (
     task_name,
 )
 from contracts.settings import Settings
+from gateway.limits import Slot
 from gateway.sent_events import SentEvents
 from gateway.telemetry import GatewayTelemetry
 
 log = logging.getLogger(__name__)
 DONE_BYTES = DONE_CHANNEL.encode()
+T = TypeVar("T")
+_STEPS: set[asyncio.Task[Any]] = set()  # steps that must finish even if their caller is gone
+
+
+def begin(step: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """Start ``step`` now, as a task of its own that no caller's cancellation stops (await it
+    through ``asyncio.shield``).
+
+    For steps that must happen together or not at all once a call is accepted, such as recording
+    a task and queueing its call: a client dropping between the two would otherwise leave a task
+    that never ends. A failure nobody is left to hear of is logged, not lost as "Task exception was
+    never retrieved".
+    """
+    task = asyncio.ensure_future(step)
+    _STEPS.add(task)
+    task.add_done_callback(_settled)
+    return task
+
+
+def _settled(task: asyncio.Task[Any]) -> None:
+    _STEPS.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.debug("a call's queueing step failed: %r", exc)  # its caller, if still there, answers it
 
 
 class ProgressCallback(Protocol):
@@ -132,8 +156,15 @@ class CallBroker:
             correlation_id=correlation_id or call_id,
         )
 
-    async def submit(self, job: Job, on_progress: ProgressCallback | None) -> PendingCall:
-        """Register the call, then enqueue it, so no reply can arrive before we listen for it."""
+    async def submit(
+        self, job: Job, on_progress: ProgressCallback | None, slot: Slot | None = None
+    ) -> PendingCall:
+        """Register the call, then enqueue it, so no reply can arrive before we listen for it.
+
+        ``slot`` (the client's in-flight slot) is held until the call ends: its outcome arrives,
+        its deadline passes or it is cancelled; not when its client leaves (see :meth:`detach`).
+        If queueing fails it is released at once.
+        """
         loop = asyncio.get_running_loop()
         if on_progress is None and job.progress:
             job = job.model_copy(update={"progress": False})
@@ -143,7 +174,11 @@ class CallBroker:
             await self._send(job)
         except BaseException:
             self.pending.pop(job.call_id, None)
+            if slot is not None:
+                slot.release()
             raise
+        if slot is not None:
+            pending.future.add_done_callback(lambda _: slot.release())
         return pending
 
     async def _send(self, job: Job) -> None:
@@ -163,9 +198,15 @@ class CallBroker:
         )
         await asyncio.get_running_loop().run_in_executor(self._executor, send)
 
-    def forget(self, call_id: str) -> None:
-        """Stop waiting for a call (its client left); the worker still finishes and stores it."""
-        self.pending.pop(call_id, None)
+    def detach(self, call_id: str) -> None:
+        """Its client left: report no more progress, but keep waiting for the call's outcome (the
+        worker still finishes and stores it), so the client's slot is freed only when the call ends.
+
+        What stays per call is its PendingCall, and the slots it holds bound how many there are.
+        """
+        pending = self.pending.get(call_id)
+        if pending is not None:
+            pending.on_progress = None
 
     def cancel_soon(self, call_id: str) -> None:
         """Cancel a call in the background, for a session that must not wait (a client's cancel)."""
@@ -190,14 +231,18 @@ class CallBroker:
             error_code="CANCELLED",
             meta={"correlation_id": pending.job.correlation_id} if pending else {},
         )
-        async with self.redis.pipeline(transaction=False) as pipe:
-            # The cancelled outcome is final: a worker that picks the call up later finds it and
-            # skips the call, and one already running cannot replace it (first outcome wins).
-            pipe.set(result_key(call_id), outcome.model_dump_json(), nx=True, ex=ttl)
-            pipe.set(cancel_key(call_id), "1", ex=ttl)
-            pipe.publish(CANCEL_CHANNEL, call_id)
-            pipe.publish(DONE_CHANNEL, call_id)  # whoever waits on tasks/result hears it at once
-            await pipe.execute()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                # The cancelled outcome is final: a worker that picks the call up later finds it and
+                # skips the call, and one already running cannot replace it (first outcome wins).
+                pipe.set(result_key(call_id), outcome.model_dump_json(), nx=True, ex=ttl)
+                pipe.set(cancel_key(call_id), "1", ex=ttl)
+                pipe.publish(CANCEL_CHANNEL, call_id)
+                pipe.publish(DONE_CHANNEL, call_id)  # whoever waits on tasks/result hears it at once
+                await pipe.execute()
+        finally:
+            if pending is not None and not pending.future.done():
+                pending.future.set_result(outcome)  # its waiters end, and its slot is free
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, functools.partial(self.celery.control.revoke, call_id))
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -79,9 +81,12 @@ class Catalog:
 
     def argument_errors(self, name: str, arguments: dict[str, Any]) -> list[str]:
         """Every way ``arguments`` break the tool's input schema, as sentences a person can fix."""
+        out = [
+            f"{where}: {json.dumps(value)} is not a number JSON allows; send a finite number"
+            for where, value in _non_finite(arguments)[:10]
+        ]
         errors = sorted(self._validators[name].iter_errors(arguments), key=lambda e: list(e.path))
-        out = []
-        for err in errors[:10]:
+        for err in errors[: 10 - len(out)]:
             where = ".".join(str(p) for p in err.path)
             out.append(f"{where}: {err.message}" if where else err.message)
         return out
@@ -185,3 +190,19 @@ def _decode_cursor(cursor: str, kind: str, size: int) -> int:
     if prefix != kind or not number.isdigit() or int(number) > size:
         raise InvalidCursor(f"invalid cursor {cursor[:64]!r}")
     return int(number)
+
+
+def _non_finite(arguments: dict[str, Any]) -> list[tuple[str, float]]:
+    """Every NaN or ±Infinity in the arguments, by path: Python's JSON parser accepts them (and
+    schemas of type "number" too), but no JSON peer can read them back, nor any provider."""
+    found: list[tuple[str, float]] = []
+    stack: list[tuple[str, Any]] = [(str(key), value) for key, value in arguments.items()]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            found.append((where, value))
+        elif isinstance(value, dict):
+            stack.extend((f"{where}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}.{index}", item) for index, item in enumerate(value))
+    return sorted(found)

@@ -2,10 +2,16 @@
 
 websockets' handshake hook cannot read a POST body, so this front is an aiohttp server on its own
 port (``EXAI_HTTP_PORT``) inside the gateway process, sharing its CallBroker, ToolCatalog,
-Authenticator and connection limits. Each HTTP session (``Mcp-Session-Id``) wraps one
-:class:`~gateway.session.Session`, the very object a WebSocket connection gets; this module only
-routes that session's outgoing frames: a response (and the progress of its request) to the POST that
-asked, everything else to the session's GET stream.
+Authenticator and per-client limits. Each HTTP session (``Mcp-Session-Id``) wraps one
+:class:`~gateway.session.Session`, the very object a WebSocket connection gets
+(:mod:`gateway.http_session` routes its outgoing frames); this module handles the requests.
+
+Against hostile clients: each client identity holds at most ``EXAI_HTTP_MAX_SESSIONS_PER_CLIENT``
+sessions (a new one ends its least recently used idle one), a session never used after its
+``initialize`` ends after ``EXAI_HTTP_SESSION_UNUSED_S``, request headers must arrive within
+``EXAI_HANDSHAKE_TIMEOUT_S`` and bodies within ``EXAI_HTTP_BODY_TIMEOUT_S``
+(:mod:`gateway.http_guard`), and open HTTP connections, not sessions, count against the per-address
+limit. Every POST with a readable id gets a JSON-RPC answer, never a bare 500.
 """
 
 from __future__ import annotations
@@ -16,15 +22,20 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from contracts.settings import Settings
+from gateway import jsonrpc
 from gateway.auth import Authenticator
 from gateway.calls import CallBroker
-from gateway.session import SUPPORTED_PROTOCOLS, Session
+from gateway.http_guard import Guards
+from gateway.http_session import HttpSession, route_key
+from gateway.jsonrpc import Message, Request
+from gateway.limits import ConnectionLimits, LimitExceeded, SessionLimits
+from gateway.session import LIMIT_EXCEEDED, SUPPORTED_PROTOCOLS
 from gateway.tool_catalog import ToolCatalog
 
 log = logging.getLogger(__name__)
@@ -38,61 +49,15 @@ HEADER_VERSIONS = ("2024-11-05", "2025-03-26", *SUPPORTED_PROTOCOLS)
 # Calls whose answer may take long get an SSE stream, so progress reaches the client as it happens.
 STREAMED_METHODS = ("tools/call", "tasks/result")
 
-# (ip) -> refusal message or None; opened(ip) / closed(ip): the gateway's connection limits.
-Refusal = Callable[[str], str | None]
-
-
-def _key(msg_id: Any) -> str:
-    return json.dumps(msg_id)  # keeps 1 and "1" apart, as JSON-RPC does
-
 
 def _sse(frame: str) -> bytes:
     return f"event: message\ndata: {frame}\n\n".encode()
 
 
-def _error_body(status: int, code: int, message: str, msg_id: Any = None) -> web.Response:
-    body = {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
-    return web.json_response(body, status=status)
-
-
-class HttpSession:
-    """One Streamable HTTP session: an MCP Session plus the streams its frames are routed to."""
-
-    def __init__(
-        self, session_id: str, identity: str, ip: str, broker: CallBroker, catalog: ToolCatalog
-    ) -> None:
-        self.id = session_id
-        self.identity = identity
-        self.ip = ip
-        self.mcp = Session(broker, catalog, identity, self._route)
-        self.waiters: dict[str, asyncio.Queue[str]] = {}
-        self.progress_tokens: dict[str, str] = {}  # progress token -> request key
-        self.stream: asyncio.Queue[str | None] | None = None
-        self.last_used = time.monotonic()
-        self._writer = asyncio.create_task(self.mcp.write_forever(), name=f"http-session-{session_id[:8]}")
-
-    async def _route(self, frame: str) -> None:
-        message = json.loads(frame)
-        target: asyncio.Queue[str] | None = None
-        if "method" not in message:
-            target = self.waiters.get(_key(message.get("id")))
-        elif message["method"] == "notifications/progress":
-            request = self.progress_tokens.get(_key(message.get("params", {}).get("progressToken")))
-            target = self.waiters.get(request) if request else None
-        if target is not None:
-            target.put_nowait(frame)
-        elif self.stream is not None:
-            self.stream.put_nowait(frame)
-        # else: nobody listens (no GET stream open); notifications are dropped, as MCP allows
-
-    def busy(self) -> bool:
-        return bool(self.waiters) or self.stream is not None or bool(self.mcp.calls)
-
-    async def close(self) -> None:
-        if self.stream is not None:
-            self.stream.put_nowait(None)
-        self._writer.cancel()
-        await self.mcp.close()
+def _error_body(status: int, code: int, message: str, msg_id: Any = None, data: Any = None) -> web.Response:
+    return web.Response(
+        text=jsonrpc.error(msg_id, code, message, data), status=status, content_type="application/json"
+    )
 
 
 class HttpFront:
@@ -103,25 +68,36 @@ class HttpFront:
         catalog: ToolCatalog,
         auth: Authenticator,
         *,
-        refusal: Refusal | None = None,
-        opened: Callable[[str], None] | None = None,
-        closed: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.broker = broker
         self.catalog = catalog
         self.auth = auth
         self.sessions: dict[str, HttpSession] = {}
-        self._refusal = refusal or (lambda _ip: None)
-        self._opened = opened or (lambda _ip: None)
-        self._closed = closed or (lambda _ip: None)
+        self.clock = clock
+        self.session_limits = SessionLimits(
+            max_per_client=settings.exai_http_max_sessions_per_client,
+            idle_s=settings.exai_http_session_idle_s,
+            unused_s=settings.exai_http_session_unused_s,
+            clock=clock,
+        )
+        # Open HTTP connections per address, this front's own count (sessions are not connections).
+        self.connections = ConnectionLimits(
+            max_total=settings.exai_max_connections, max_per_ip=settings.exai_max_connections_per_ip
+        )
+        self.guards = Guards(self.connections, settings.exai_handshake_timeout_s)
         self.origins = settings.origin_policy()
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.settings.exai_ws_max_frame_bytes)
+        app = web.Application(
+            client_max_size=self.settings.exai_ws_max_frame_bytes,
+            middlewares=[self.guards.middleware, _answer_failures],
+        )
         app.router.add_post(PATH, self.post)
         app.router.add_get(PATH, self.get)
         app.router.add_delete(PATH, self.delete)
@@ -144,35 +120,43 @@ class HttpFront:
     async def start(self, host: str, port: int) -> int:
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
+        assert self._runner.server is not None
+        # aiohttp's own protocol for each connection, wrapped in a guard with a header deadline.
+        self._server = await asyncio.get_running_loop().create_server(
+            self.guards.factory(self._runner.server), host, port
+        )
         self._sweeper = asyncio.create_task(self._expire_forever(), name="http-session-expiry")
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        return int(sockets[0].getsockname()[1]) if sockets else port
+        return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._server is not None:
+            self._server.close()  # no new connections
         for session in list(self.sessions.values()):
             await self._end(session)
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # closes the open connections
+        if self._server is not None:
+            await self._server.wait_closed()
 
     async def _end(self, session: HttpSession) -> None:
         if self.sessions.pop(session.id, None) is not None:
-            self._closed(session.ip)
             await session.close()
 
     async def _expire_forever(self) -> None:
-        idle = self.settings.exai_http_session_idle_s
+        limits = self.session_limits
         while True:
-            await asyncio.sleep(min(idle / 4, 60.0))
-            now = time.monotonic()
-            for session in list(self.sessions.values()):
-                if not session.busy() and now - session.last_used > idle:
-                    log.info("HTTP session %s… idle for %.0f s; ended", session.id[:8], idle)
-                    await self._end(session)
+            await asyncio.sleep(min(limits.unused_s / 4, limits.idle_s / 4, 60.0))
+            await self.expire()
+
+    async def expire(self) -> None:
+        """End the sessions that have been idle (or unused since initialize) past their allowance."""
+        for session in list(self.sessions.values()):
+            if self.session_limits.expired(session):
+                how = "idle" if session.used else "unused after initialize"
+                log.info("HTTP session %s… of %s %s; ended", session.id[:8], session.identity, how)
+                await self._end(session)
 
     # --- checks shared by every method ----------------------------------------------------
     def _identify(self, request: web.Request) -> str | None:
@@ -208,7 +192,8 @@ class HttpFront:
         session = self.sessions.get(session_id)
         if session is None or session.identity != identity:
             return _error_body(404, -32001, "Session not found; initialize a new one")
-        session.last_used = time.monotonic()
+        session.last_used = self.clock()
+        session.used = True
         return session
 
     # --- POST: one JSON-RPC message ---------------------------------------------------------
@@ -220,58 +205,92 @@ class HttpFront:
         accept = request.headers.get("Accept", "*/*")
         if not any(t in accept for t in ("application/json", "text/event-stream", "*/*")):
             return _error_body(406, -32600, "Not Acceptable: accept application/json or text/event-stream")
-        raw = await request.text()
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
         try:
-            message = json.loads(raw)
-        except ValueError:
-            return _error_body(400, -32700, "Parse error: the body is not JSON")
-        if not isinstance(message, dict):
-            return _error_body(400, -32600, "Invalid Request: one JSON-RPC message per POST (no batches)")
-        method = message.get("method")
-        has_id = "id" in message and message.get("id") is not None
-        if method == "initialize" and has_id:
-            return await self._initialize(request, identity, raw, message)
+            message = jsonrpc.decode(body)
+        except jsonrpc.DecodeError as exc:
+            # With a sound id this is that request's one answer; without one nobody can match it.
+            return _error_body(200 if exc.id is not None else 400, exc.code, exc.message, exc.id)
+        try:
+            return await self._message(request, identity, accept, message)
+        except Exception:  # the error boundary of a request whose id is known: answer it
+            if not isinstance(message, Request):
+                raise
+            log.exception("HTTP %s %r failed", message.method, message.id)
+            text = f"Internal error while handling {message.method[:100]}; the gateway's log has details"
+            return _error_body(200, jsonrpc.INTERNAL_ERROR, text, message.id)
+
+    async def _body(self, request: web.Request) -> bytes | web.Response:
+        """The request body, read within EXAI_HTTP_BODY_TIMEOUT_S and EXAI_WS_MAX_FRAME_BYTES."""
+        limit = self.settings.exai_http_body_timeout_s
+        try:
+            return await asyncio.wait_for(request.read(), limit)
+        except TimeoutError:
+            log.info("HTTP body from %s not received within %.0f s; closed", request.remote, limit)
+            text = f"Request Timeout: the body did not arrive within {limit:.0f} s (EXAI_HTTP_BODY_TIMEOUT_S)"
+            refused = _error_body(408, -32600, text)
+        except web.HTTPRequestEntityTooLarge:
+            size = self.settings.exai_ws_max_frame_bytes
+            refused = _error_body(413, -32600, f"Payload Too Large: bodies are limited to {size} bytes")
+        refused.force_close()  # the rest of the body is not worth reading
+        return refused
+
+    async def _message(
+        self, request: web.Request, identity: str, accept: str, message: Message
+    ) -> web.StreamResponse:
+        if isinstance(message, Request) and message.method == "initialize":
+            return await self._initialize(request, identity, message)
         found = self._session(request, identity)
         if isinstance(found, web.Response):
             return found
-        if not has_id or method is None:
-            found.mcp.handle(raw)  # notifications and answers: nothing to wait for
+        if not isinstance(message, Request):
+            found.mcp.dispatch(message)  # notifications and answers: nothing to wait for
             return web.Response(status=202)
-        streamed = method in STREAMED_METHODS and "text/event-stream" in accept
-        return await self._exchange(request, found, raw, message, streamed)
+        streamed = message.method in STREAMED_METHODS and "text/event-stream" in accept
+        return await self._exchange(request, found, message, streamed)
 
-    async def _initialize(
-        self, request: web.Request, identity: str, raw: str, message: dict[str, Any]
-    ) -> web.StreamResponse:
-        ip = request.remote or "?"
-        refusal = self._refusal(ip)
-        if refusal is not None:
-            response = _error_body(503, -32000, f"{refusal}; retry later", message.get("id"))
-            response.headers["Retry-After"] = "5"
+    async def _initialize(self, request: web.Request, identity: str, message: Request) -> web.StreamResponse:
+        mine = [s for s in self.sessions.values() if s.identity == identity]
+        try:
+            evicted = self.session_limits.make_room(mine)
+        except LimitExceeded as exc:
+            log.warning("refused an HTTP session of %s: %s", identity, exc.limit)
+            data = {"retryAfter": exc.retry_after_s, "limit": exc.limit}
+            response = _error_body(503, LIMIT_EXCEEDED, exc.message, message.id, data)
+            response.headers["Retry-After"] = str(int(exc.retry_after_s))
             return response
-        session = HttpSession(secrets.token_hex(16), identity, ip, self.broker, self.catalog)
+        if evicted is not None:
+            log.info(
+                "HTTP session %s… of %s ended to make room (EXAI_HTTP_MAX_SESSIONS_PER_CLIENT=%d)",
+                evicted.id[:8],
+                identity,
+                self.session_limits.max_per_client,
+            )
+            await self._end(evicted)
+        ip = request.remote or "?"
+        session = HttpSession(secrets.token_hex(16), identity, ip, self.broker, self.catalog, self.clock)
         self.sessions[session.id] = session
-        self._opened(ip)
         log.info("HTTP session %s… opened by %s from %s", session.id[:8], identity, ip)
-        answer = await self._exchange(request, session, raw, message, streamed=False)
+        answer = await self._exchange(request, session, message, streamed=False)
         answer.headers[SESSION_HEADER] = session.id
         return answer
 
     async def _exchange(
-        self, request: web.Request, session: HttpSession, raw: str, message: dict[str, Any], streamed: bool
+        self, request: web.Request, session: HttpSession, message: Request, streamed: bool
     ) -> web.StreamResponse:
-        key = _key(message.get("id"))
+        key = route_key(message.id)
         if key in session.waiters:
-            return _error_body(400, -32600, "Invalid Request: this id is already in use", message.get("id"))
+            return _error_body(200, -32600, "Invalid Request: this id is already in use", message.id)
         queue: asyncio.Queue[str] = asyncio.Queue()
         session.waiters[key] = queue
-        params = message.get("params")
-        meta = params.get("_meta") if isinstance(params, dict) else None
+        meta = message.params.get("_meta")
         token = meta.get("progressToken") if isinstance(meta, dict) else None
         if token is not None:
-            session.progress_tokens[_key(token)] = key
+            session.progress_tokens[route_key(token)] = key
         try:
-            session.mcp.handle(raw)
+            session.mcp.dispatch(message)
             if not streamed:
                 while True:
                     frame = await queue.get()
@@ -294,8 +313,8 @@ class HttpFront:
         finally:
             session.waiters.pop(key, None)
             if token is not None:
-                session.progress_tokens.pop(_key(token), None)
-            session.last_used = time.monotonic()
+                session.progress_tokens.pop(route_key(token), None)
+            session.last_used = self.clock()
 
     # --- GET: the session's stream of server messages ------------------------------------------
     async def get(self, request: web.Request) -> web.StreamResponse:
@@ -345,3 +364,18 @@ class HttpFront:
             return found
         await self._end(found)
         return web.Response(status=204)
+
+
+@web.middleware
+async def _answer_failures(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The last error boundary: a JSON-RPC error instead of aiohttp's bare 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("HTTP %s %s failed", request.method, request.path)
+        message = "Internal error; the gateway's log has details"
+        return _error_body(500, jsonrpc.INTERNAL_ERROR, message)

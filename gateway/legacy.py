@@ -4,14 +4,15 @@ A connection whose first frame is ``{"op": "hello", ...}`` speaks it: ``hello`` 
 (close 4003 on a bad token, 4002 when no hello comes within ``EXAI_LEGACY_HELLO_TIMEOUT_S``, 4000 on
 invalid JSON), then ``list_tools`` and ``call_tool`` (or its alias ``tool_call``), answered with
 ``call_tool_ack``, ``progress`` heartbeats and ``call_tool_res``. Every error names the request it
-answers: the old daemon sent errors without ``request_id`` and its clients hung waiting.
+answers: the old daemon sent errors without ``request_id`` and its clients hung waiting. Frames are
+read and written by :mod:`gateway.legacy_frames`; an unexpected failure is answered with
+``INTERNAL_ERROR``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import time
 import uuid
@@ -26,59 +27,30 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
 
 from contracts.errors import ExaiError
-from contracts.job import Job, Outcome
+from contracts.job import Job
 from contracts.logs import correlated
 from contracts.version import SERVER_NAME, __version__
-from gateway.calls import CallBroker
-from gateway.limits import LimitExceeded, shared_limits
+from gateway.calls import CallBroker, PendingCall, begin
+from gateway.inflight import InFlight, Reply
+from gateway.legacy_frames import (
+    CLOSE_INVALID_JSON,
+    CLOSE_NO_HELLO,
+    CLOSE_UNAUTHORIZED,
+    ERROR_CODES,
+    BadFrame,
+    Frame,
+    ProtocolViolation,
+    error_frame,
+    hello_identity,
+    parse,
+    result_frame,
+)
+from gateway.legacy_frames import dump as _dump
+from gateway.legacy_frames import is_hello as is_hello  # the gateway asks which protocol a frame opens
+from gateway.limits import LimitExceeded, Slot, shared_limits
 from gateway.tool_catalog import ToolCatalog
 
 log = logging.getLogger(__name__)
-
-CLOSE_INVALID_JSON = 4000
-CLOSE_NO_HELLO = 4002
-CLOSE_UNAUTHORIZED = 4003
-
-# Outcome error codes of the new service, as the old protocol names them.
-ERROR_CODES = {
-    "TIMEOUT": "TIMEOUT",
-    "PROVIDER_ERROR": "PROVIDER_ERROR",
-    "RETRIES_EXHAUSTED": "PROVIDER_ERROR",
-    "PROVIDER_NOT_CONFIGURED": "PROVIDER_ERROR",
-    "CANCELLED": "CANCELLED",
-    "INVALID_ARGUMENTS": "INVALID_REQUEST",
-    "TOOL_NOT_FOUND": "TOOL_NOT_FOUND",
-}
-
-Frame = dict[str, Any]
-
-
-class ProtocolViolation(Exception):
-    """Raised when a frame breaks the old protocol so badly that the connection must close."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-def parse(frame: str | bytes) -> Frame:
-    """One old-protocol frame as a dict, or ProtocolViolation(4000)."""
-    try:
-        data = json.loads(frame)
-    except (ValueError, RecursionError):
-        raise ProtocolViolation(CLOSE_INVALID_JSON, "invalid JSON") from None
-    if not isinstance(data, dict):
-        raise ProtocolViolation(CLOSE_INVALID_JSON, "a frame must be a JSON object")
-    return data
-
-
-def is_hello(frame: str | bytes) -> bool:
-    """True when a connection's first frame opens the old protocol."""
-    try:
-        return parse(frame).get("op") == "hello"
-    except ProtocolViolation:
-        return False
 
 
 def may_say_hello(request: Request) -> bool:
@@ -92,18 +64,6 @@ def may_say_hello(request: Request) -> bool:
     return (
         "mcp" not in subprotocols and "Authorization" not in request.headers and "token=" not in request.path
     )
-
-
-def _dump(frame: Frame) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
-
-
-def error_frame(request_id: Any, code: str, message: str, *, op: str = "error", **extra: Any) -> Frame:
-    error: Frame = {"code": code, "message": message, **extra}
-    frame: Frame = {"op": op, "request_id": request_id, "error": error}
-    if op == "call_tool_res":
-        frame.update(outputs=[], text=message)
-    return frame
 
 
 class LegacySession:
@@ -123,11 +83,16 @@ class LegacySession:
         self.session_id = session_id or uuid.uuid4().hex
         self._send = send
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
-        self.calls: dict[str, tuple[asyncio.Task[None], str]] = {}
         self.limits = shared_limits(broker)
+        self.calls = InFlight(self.limits, identity, _internal_error)  # keyed by str(request_id)
+        self.closed = False  # the client left: nothing more is sent
 
     def post(self, frame: Frame) -> None:
-        self._outbox.put_nowait(_dump(frame))
+        self._post_text(_dump(frame))
+
+    def _post_text(self, text: str) -> None:
+        if not self.closed:
+            self._outbox.put_nowait(text)
 
     async def write_forever(self) -> None:
         while True:
@@ -144,8 +109,25 @@ class LegacySession:
         )
 
     def handle(self, raw: str | bytes) -> None:
-        """Handle one frame after the hello; ProtocolViolation means: close the connection."""
-        frame = parse(raw)
+        """Handle one frame after the hello; ProtocolViolation means: close the connection.
+
+        Every other failure is answered (the protocol's error boundary): one frame, one answer.
+        """
+        try:
+            frame = parse(raw)
+        except BadFrame as exc:
+            op = "call_tool_res" if exc.op in ("call_tool", "tool_call") else "error"
+            self.post(error_frame(exc.request_id, "INVALID_REQUEST", exc.reason, op=op))
+            return
+        try:
+            self._dispatch(frame)
+        except Exception:
+            log.exception("error handling old-protocol op %r", str(frame.get("op"))[:64])
+            op = "call_tool_res" if frame.get("op") in ("call_tool", "tool_call") else "error"
+            message = "internal error; the gateway's log has details"
+            self.post(error_frame(frame.get("request_id"), "INTERNAL_ERROR", message, op=op))
+
+    def _dispatch(self, frame: Frame) -> None:
         op = frame.get("op")
         request_id = frame.get("request_id")
         if op == "list_tools":
@@ -201,11 +183,16 @@ class LegacySession:
                 details={"problems": problems},
             )
             return
-        try:
-            slot = self.limits.acquire(self.identity)  # the same per-client limits as MCP sessions
+        slots: list[Slot] = []
+        try:  # the same outstanding-request and per-client call limits as MCP sessions
+            slots.append(self.calls.admit())
+            slots.append(self.limits.acquire(self.identity))
         except LimitExceeded as exc:
+            for slot in slots:
+                slot.release()
             fail("OVER_CAPACITY", exc.message, retry_after=exc.retry_after_s)
             return
+        outstanding, slot = slots
         job = self.broker.new_job(spec.name, arguments, client=self.identity, correlation_id=None)
         self.post(
             {
@@ -216,11 +203,16 @@ class LegacySession:
                 "name": spec.name,
             }
         )
-        task = asyncio.create_task(self._run(request_id, job), name=f"legacy-call-{job.call_id}")
-        task.add_done_callback(lambda _: slot.release())
-        self.calls[key] = (task, job.call_id)
+        # Accepted: queued whatever happens to the connection; the slot is held until the call ends.
+        queued = begin(self._queue(job, request_id, slot))
+        reply = Reply(self._post_text, "call_tool", key, request_id)
+        self.calls.spawn(reply, lambda r: self._run(r, job, queued), outstanding, job.call_id)
 
-    async def _run(self, request_id: str | int, job: Job) -> None:
+    async def _queue(self, job: Job, request_id: str | int, slot: Slot) -> PendingCall:
+        with correlated(job.correlation_id):
+            return await self.broker.submit(job, self._progress_sender(request_id, job), slot)
+
+    def _progress_sender(self, request_id: str | int, job: Job) -> Callable[..., None]:
         started = time.monotonic()
 
         def on_progress(
@@ -236,73 +228,57 @@ class LegacySession:
                 frame["message"] = message
             self.post(frame)
 
+        return on_progress
+
+    async def _run(self, reply: Reply, job: Job, queued: asyncio.Task[PendingCall]) -> None:
+        request_id = reply.request
         with correlated(job.correlation_id):
             log.info("old-protocol call_tool %s as %s", job.tool, job.call_id)
             try:
-                pending = await self.broker.submit(job, on_progress)
-                self.post(result_frame(request_id, await pending.future))
-            except asyncio.CancelledError:
-                raise
+                pending = await asyncio.shield(queued)
+                # Shielded: this wait may be cancelled (the client left), the call and its slot not.
+                outcome = await asyncio.shield(pending.future)
+                reply(_dump(result_frame(request_id, outcome)))
             except ExaiError as exc:
                 code = ERROR_CODES.get(exc.code, exc.code)
-                self.post(error_frame(request_id, code, exc.message, op="call_tool_res"))
+                reply(_dump(error_frame(request_id, code, exc.message, op="call_tool_res")))
             except (RedisError, KombuError, CeleryError, OSError) as exc:
                 log.warning("could not queue %s: %s", job.call_id, exc)
-                self.broker.forget(job.call_id)
-                self.post(
-                    error_frame(
-                        request_id,
-                        "OVER_CAPACITY",
-                        "the task queue is unavailable (Redis cannot be reached); retry in a few seconds",
-                        op="call_tool_res",
-                        retry_after=self.broker.settings.exai_progress_interval_s,
+                reply(
+                    _dump(
+                        error_frame(
+                            request_id,
+                            "OVER_CAPACITY",
+                            "the task queue is unavailable (Redis cannot be reached); retry in a few seconds",
+                            op="call_tool_res",
+                            retry_after=self.broker.settings.exai_progress_interval_s,
+                        )
                     )
                 )
-            finally:
-                self.calls.pop(str(request_id), None)
 
     def _fail(self, request_id: Any, code: str, message: str, **extra: Any) -> None:
         self.post(error_frame(request_id, code, message, op="call_tool_res", **extra))
 
     def _cancel(self, request_id: Any) -> None:
-        entry = self.calls.pop(str(request_id), None)
-        if entry is None:
+        found, call_id = self.calls.cancel(str(request_id))
+        if not found:
             self.post(error_frame(request_id, "INVALID_REQUEST", "no call in flight with this request_id"))
             return
-        task, call_id = entry
-        task.cancel()
         self.post(error_frame(request_id, "CANCELLED", "the call was cancelled", op="call_tool_res"))
-        self.broker.cancel_soon(call_id)
+        if call_id is not None:
+            self.broker.cancel_soon(call_id)
 
     async def close(self) -> None:
-        """The client left: stop waiting, but let its calls finish and keep their results."""
-        for task, call_id in list(self.calls.values()):
-            task.cancel()
-            self.broker.forget(call_id)
-        self.calls.clear()
+        """The client left: stop waiting, but let its calls finish and keep their results (and
+        hold their slots until then: reconnecting frees nothing)."""
+        self.closed = True
+        for call_id in self.calls.cancel_all():
+            self.broker.detach(call_id)
 
 
-def result_frame(request_id: str | int, outcome: Outcome) -> Frame:
-    frame: Frame = {
-        "op": "call_tool_res",
-        "request_id": request_id,
-        "outputs": [{"type": "text", "text": outcome.text}],
-        "text": outcome.text,
-    }
-    if outcome.is_error:
-        code = ERROR_CODES.get(outcome.error_code or "", outcome.error_code or "PROVIDER_ERROR")
-        frame["error"] = {"code": code, "message": outcome.text}
-    return frame
-
-
-def hello_identity(
-    hello: Frame, handshake_identity: str | None, identify: Callable[[str], str | None]
-) -> str | None:
-    """Who a hello authenticates: its token if it has one, else the handshake's identity."""
-    token = hello.get("token")
-    if isinstance(token, str) and token:
-        return identify(token)
-    return handshake_identity
+def _internal_error(reply: Reply) -> str:
+    message = "internal error; the gateway's log has details"
+    return _dump(error_frame(reply.request, "INTERNAL_ERROR", message, op="call_tool_res"))
 
 
 async def opening_frame(
@@ -326,6 +302,8 @@ async def opening_frame(
     except ProtocolViolation as exc:
         await connection.close(exc.code, exc.reason)
         return None
+    except BadFrame:
+        pass  # JSON, but not a hello: refused as any other first frame
     await connection.close(CLOSE_NO_HELLO, "hello expected (MCP clients: send the token at the handshake)")
     return None
 
@@ -339,7 +317,13 @@ async def serve_legacy(
     handshake_identity: str | None,
 ) -> None:
     """Speak the old protocol on ``connection`` from its hello to its end."""
-    hello = parse(hello_raw)
+    try:
+        hello = parse(hello_raw)
+    except BadFrame as exc:
+        error = {"code": "INVALID_REQUEST", "message": exc.reason}
+        await connection.send(_dump({"op": "hello_ack", "ok": False, "error": error}))
+        await connection.close(CLOSE_INVALID_JSON, "invalid hello")
+        return
     identity = hello_identity(hello, handshake_identity, identify)
     if identity is None:
         log.warning("refused an old-protocol hello: missing or invalid token")

@@ -1,8 +1,15 @@
-"""Per-client limits at the gateway: calls in flight and call rate, answered at once when hit.
+"""Limits at the gateway that hold against a hostile client, answered at once when hit.
 
-Counted per gateway process and per client identity (the token's name). A call holds a slot from
-the moment it is accepted until its outcome arrives, its deadline passes or its client leaves
-(``Slot.release`` is idempotent, so no path can release twice or leak one). Nothing here knows about
+Counted per gateway process and per client identity (the token's name):
+
+* calls in flight and call rate: a call holds its slot from the moment it is accepted until its
+  outcome arrives or its deadline passes, whatever happens to its connection, so reconnecting
+  frees nothing;
+* outstanding requests (any method: calls, ``tasks/result`` waits, …) per session and per client;
+* Streamable HTTP sessions per client (the oldest idle one makes room) and their expiry;
+* open connections overall and per remote address, one count per front.
+
+``Slot.release`` is idempotent, so no path can release twice or leak one. Nothing here knows about
 a transport: every session asks :func:`shared_limits` for the one instance of its gateway.
 """
 
@@ -11,8 +18,9 @@ from __future__ import annotations
 import math
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from contracts.settings import Settings
 
@@ -43,14 +51,38 @@ class Slot:
             release()
 
 
+def _counted(counts: dict[str, int], key: str) -> Slot:
+    counts[key] = counts.get(key, 0) + 1
+
+    def release() -> None:
+        left = counts.get(key, 0) - 1
+        if left > 0:
+            counts[key] = left
+        else:
+            counts.pop(key, None)
+
+    return Slot(release)
+
+
 class ClientLimits:
     def __init__(
-        self, *, max_in_flight: int, calls_per_minute: int, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        max_in_flight: int,
+        calls_per_minute: int,
+        max_pending: int | None = None,
+        max_session_pending: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``max_pending`` / ``max_session_pending``: outstanding requests per client and per
+        session (None: no cap)."""
         self.max_in_flight = max_in_flight
         self.calls_per_minute = calls_per_minute
+        self.max_pending = max_pending
+        self.max_session_pending = max_session_pending
         self._clock = clock
         self.in_flight: dict[str, int] = {}
+        self.pending: dict[str, int] = {}
         self._buckets: dict[str, _Bucket] = {}
 
     @classmethod
@@ -58,7 +90,28 @@ class ClientLimits:
         return cls(
             max_in_flight=settings.exai_client_max_in_flight,
             calls_per_minute=settings.exai_client_calls_per_minute,
+            max_pending=settings.exai_client_max_pending,
+            max_session_pending=settings.exai_session_max_pending,
         )
+
+    def admit(self, client: str, session_pending: int) -> Slot:
+        """A slot for one outstanding request of ``client`` on a session that already has
+        ``session_pending`` unanswered, or LimitExceeded naming the limit that is full."""
+        if self.max_session_pending is not None and session_pending >= self.max_session_pending:
+            raise LimitExceeded(
+                f"too many requests outstanding on this session (EXAI_SESSION_MAX_PENDING="
+                f"{self.max_session_pending}); wait for answers and retry",
+                1.0,
+                "session_pending",
+            )
+        if self.max_pending is not None and self.pending.get(client, 0) >= self.max_pending:
+            raise LimitExceeded(
+                f"too many requests outstanding for client {client!r} (EXAI_CLIENT_MAX_PENDING="
+                f"{self.max_pending}); wait for answers and retry",
+                1.0,
+                "client_pending",
+            )
+        return _counted(self.pending, client)
 
     def acquire(self, client: str) -> Slot:
         """A slot for one call of ``client``, or LimitExceeded naming the limit and when to retry."""
@@ -83,16 +136,7 @@ class ClientLimits:
                 "client_rate",
             )
         bucket.tokens -= 1.0
-        self.in_flight[client] = self.in_flight.get(client, 0) + 1
-
-        def release() -> None:
-            left = self.in_flight.get(client, 0) - 1
-            if left > 0:
-                self.in_flight[client] = left
-            else:
-                self.in_flight.pop(client, None)
-
-        return Slot(release)
+        return _counted(self.in_flight, client)
 
 
 _SHARED: weakref.WeakKeyDictionary[object, ClientLimits] = weakref.WeakKeyDictionary()
@@ -110,6 +154,8 @@ def shared_limits(owner: object) -> ClientLimits:
             limits = ClientLimits(
                 max_in_flight=fields["exai_client_max_in_flight"].default,
                 calls_per_minute=fields["exai_client_calls_per_minute"].default,
+                max_pending=fields["exai_client_max_pending"].default,
+                max_session_pending=fields["exai_session_max_pending"].default,
             )
         if owner is not None:
             _SHARED[owner] = limits
@@ -146,3 +192,65 @@ class ConnectionLimits:
             self.per_ip[ip] = left
         else:
             self.per_ip.pop(ip, None)
+
+
+class IdleTracked(Protocol):
+    """What the HTTP session limits read of a session."""
+
+    @property
+    def last_used(self) -> float: ...  # clock time of its latest request
+
+    @property
+    def used(self) -> bool: ...  # has it had any request since its initialize?
+
+    def busy(self) -> bool: ...  # a request, a call or a stream still open on it
+
+
+S = TypeVar("S", bound=IdleTracked)
+
+
+class SessionLimits:
+    """Streamable HTTP sessions: how many one client may hold, and when one ends unused or idle.
+
+    A session costs memory until it ends, and HTTP has no connection whose close would end it; so
+    each client identity may hold ``max_per_client``, a new one ending that client's least recently
+    used idle session, and a session that never sees a request after ``initialize`` ends after
+    ``unused_s`` instead of the ``idle_s`` a session in use gets.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_per_client: int,
+        idle_s: float,
+        unused_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_per_client = max_per_client
+        self.idle_s = idle_s
+        self.unused_s = unused_s
+        self.clock = clock
+
+    def expired(self, session: IdleTracked) -> bool:
+        """True when ``session`` should end now: idle (nothing open on it) past its allowance."""
+        if session.busy():
+            return False
+        allowance = self.idle_s if session.used else self.unused_s
+        return self.clock() - session.last_used > allowance
+
+    def make_room(self, sessions: Iterable[S]) -> S | None:
+        """Which of one client's ``sessions`` to end so that it may open one more: None when there is
+        room, its least recently used idle session when it is full, LimitExceeded when every one of
+        them is busy."""
+        held = list(sessions)
+        if len(held) < self.max_per_client:
+            return None
+        idle = [s for s in held if not s.busy()]
+        if not idle:
+            raise LimitExceeded(
+                f"this client has {len(held)} HTTP sessions open and busy (EXAI_HTTP_MAX_SESSIONS_PER_CLIENT="
+                f"{self.max_per_client}); end one (DELETE) or retry when one is idle",
+                5.0,
+                "http_sessions_per_client",
+            )
+        return min(idle, key=lambda s: s.last_used)

@@ -132,15 +132,8 @@ class Gateway:
         stop = stop or asyncio.Event()
         await self.broker.start()
         s = self.settings
-        http = HttpFront(
-            s,
-            self.broker,
-            self.catalog,
-            self.auth,
-            refusal=self.connections.refusal,
-            opened=self.connections.opened,
-            closed=self.connections.closed,
-        )
+        # HTTP keeps its own connection counts: its sessions are not sockets (see gateway/http.py).
+        http = HttpFront(s, self.broker, self.catalog, self.auth)
         try:
             async with serve(
                 self._handle,
@@ -150,6 +143,7 @@ class Gateway:
                 select_subprotocol=select_subprotocol,
                 process_request=self._process_request,
                 max_size=s.exai_ws_max_frame_bytes,
+                open_timeout=s.exai_handshake_timeout_s,
                 ping_interval=s.exai_ws_ping_interval_s,
                 ping_timeout=s.exai_ws_ping_timeout_s,
                 server_header=None,

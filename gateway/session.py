@@ -3,14 +3,16 @@
 Frames are handled as they arrive; a ``tools/call`` runs in its own asyncio task, so many calls
 share one connection and answers go out as they finish. Everything sent goes through one outbox so
 frames keep their order; progress is dropped before answers when a client reads too slowly.
+
+Every request with an id gets exactly one answer: those answered at once inside :meth:`Session.dispatch`,
+those that wait (calls, ``tasks/*``) through :class:`~gateway.inflight.InFlight`, where an unexpected
+exception becomes a ``-32603`` error and each counts against the outstanding-request caps.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,11 +26,13 @@ from contracts.errors import ExaiError
 from contracts.logs import correlated
 from contracts.version import SERVER_NAME, __version__
 from gateway import jsonrpc
-from gateway.calls import CallBroker, ProgressCallback
-from gateway.jsonrpc import Notification, Request, RequestId, Response
+from gateway.calls import CallBroker, PendingCall, ProgressCallback, begin
+from gateway.inflight import InFlight, Reply
+from gateway.jsonrpc import Message, Notification, Request, RequestId, Response
 from gateway.limits import LimitExceeded, Slot, shared_limits
 from gateway.tasks import TaskError, TaskRecord, TaskService
 from gateway.telemetry import NullTelemetry, method_label
+from gateway.tool_call import META_CORRELATION, Refused, read_tool_call
 from gateway.tool_catalog import InvalidCursor, ToolCatalog
 
 log = logging.getLogger(__name__)
@@ -38,13 +42,14 @@ SUPPORTED_PROTOCOLS = ("2025-11-25", "2025-06-18")
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 # Progress frames are dropped (answers never are) once this many frames wait for a slow reader.
 OUTBOX_SOFT_LIMIT = 1000
-CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-META_CORRELATION = "io.exai/correlation_id"
 META_CALL = "io.exai/call_id"
 META_RETRY_AFTER = "io.exai/retry_after_s"
 META_TEXT = "io.exai/text"  # answer text streamed in a progress notification
 LIMIT_EXCEEDED = -32000  # JSON-RPC server error: a limit was hit; data.retryAfter says when to retry
 TASK_METHODS = frozenset({"tasks/get", "tasks/result", "tasks/list", "tasks/cancel"})
+QUEUE_UNAVAILABLE = "the task queue is unavailable (Redis cannot be reached); retry in a few seconds"
+QUEUE_ERRORS = (RedisError, KombuError, CeleryError, OSError)
+Queueing = asyncio.Task[tuple[TaskRecord, PendingCall]]  # an accepted call being recorded and queued
 
 INSTRUCTIONS = (
     "Tools backed by Kimi (Moonshot) and GLM (Zhipu) models. Long calls report progress when you "
@@ -54,7 +59,12 @@ INSTRUCTIONS = (
 
 class Session:
     def __init__(
-        self, broker: CallBroker, catalog: ToolCatalog, identity: str, send: Callable[[str], Awaitable[None]]
+        self,
+        broker: CallBroker,
+        catalog: ToolCatalog,
+        identity: str,
+        send: Callable[[str], Awaitable[None]],
+        tasks: TaskService | None = None,
     ) -> None:
         self.broker = broker
         self.catalog = catalog
@@ -64,19 +74,22 @@ class Session:
         self.initialized = False
         self.protocol_version: str | None = None
         self.log_level = "info"
-        self.calls: dict[RequestId, tuple[asyncio.Task[None], str | None]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.telemetry = getattr(broker, "telemetry", None) or NullTelemetry()
-        self.tasks = TaskService(broker)
+        self.tasks = tasks or TaskService(broker)
         self.limits = shared_limits(broker)
+        self.calls = InFlight(self.limits, identity, _internal_error)
         self._last_frame = ""  # the latest frame posted, to tell an answer's status for metrics
+        self.closed = False  # the client left: nothing more is sent
+        self._posted = 0  # frames posted so far, to tell whether a failed request was answered
 
     # --- output ---------------------------------------------------------------------------
     def post(self, frame: str, *, droppable: bool = False) -> None:
-        if droppable and self._outbox.qsize() >= OUTBOX_SOFT_LIMIT:
+        if self.closed or (droppable and self._outbox.qsize() >= OUTBOX_SOFT_LIMIT):
             return
         self._outbox.put_nowait(frame)
         self._last_frame = frame
+        self._posted += 1
 
     async def write_forever(self) -> None:
         while True:
@@ -109,6 +122,11 @@ class Session:
         except jsonrpc.DecodeError as exc:
             self.post(jsonrpc.error(exc.id, exc.code, exc.message))
             return
+        self.dispatch(message)
+
+    def dispatch(self, message: Message) -> None:
+        """Handle one decoded message (the HTTP front decodes its bodies itself). Never raises."""
+        posted = self._posted
         try:
             if isinstance(message, Request):
                 started = time.monotonic()
@@ -122,8 +140,9 @@ class Session:
                 pass  # answers to our pings; nothing waits on them
         except Exception:  # the protocol error boundary: one failure, one answer
             log.exception("error handling %s", getattr(message, "method", "a response"))
-            if isinstance(message, Request):
-                self.post(jsonrpc.error(message.id, jsonrpc.INTERNAL_ERROR, "Internal error"))
+            if isinstance(message, Request) and self._posted == posted and message.id not in self.calls:
+                text = f"Internal error while handling {message.method[:100]}; the gateway's log has details"
+                self.post(jsonrpc.error(message.id, jsonrpc.INTERNAL_ERROR, text))
 
     def _request(self, req: Request) -> None:
         method = req.method
@@ -234,100 +253,91 @@ class Session:
                 )
             )
             return
-        name = req.params.get("name")
-        if not isinstance(name, str):
-            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, "Invalid params: name must be a string"))
-            return
-        spec = self.catalog.lookup(name)
-        if spec is None:
-            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, f"Unknown tool: {name[:128]}"))
-            return
-        arguments = req.params.get("arguments")
-        if arguments is None:
-            arguments = {}
-        if not isinstance(arguments, dict):
-            self.post(jsonrpc.result(req.id, _error_result("Invalid arguments: arguments must be an object")))
-            return
-        problems = self.catalog.argument_errors(spec.name, arguments)
-        if problems and isinstance(req.params.get("task"), dict):
-            # A task-augmented call expects a task back; a refusal before one exists is an error.
-            message = f"Invalid arguments for {spec.name}: " + "; ".join(problems)
-            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, message))
-            return
-        if problems:
-            self.post(
-                jsonrpc.result(
-                    req.id, _error_result(f"Invalid arguments for {spec.name}: " + "; ".join(problems))
-                )
-            )
-            return
-        meta = req.params.get("_meta")
-        meta = meta if isinstance(meta, dict) else {}
-        token = meta.get("progressToken")
-        if isinstance(token, bool) or not isinstance(token, str | int):
-            token = None
-        supplied = meta.get(META_CORRELATION)
-        correlation = supplied if isinstance(supplied, str) and CORRELATION_ID.match(supplied) else None
-        augmented = req.params.get("task")
-        if augmented is not None and not isinstance(augmented, dict):
-            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, "Invalid params: task must be an object"))
-            return
         try:
-            slot = self.limits.acquire(self.identity)
+            call = read_tool_call(req.params, self.catalog)
+        except Refused as refused:
+            if refused.as_result:
+                self.post(jsonrpc.result(req.id, _error_result(refused.message)))
+            else:
+                self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, refused.message))
+            return
+        outstanding = self._admit(req)
+        if outstanding is None:
+            return
+        slot = self._call_slot(req, call.task is not None)
+        if slot is None:
+            outstanding.release()
+            return
+        job = self.broker.new_job(
+            call.tool, call.arguments, client=self.identity, correlation_id=call.correlation_id
+        )
+        ttl_ms = self.tasks.ttl_ms(None if call.task is None else call.task.get("ttl"))
+        ids = {"tool": job.tool, "correlation_id": job.correlation_id, "call_id": job.call_id}
+        span = tracing.start("tools/call", **ids) if call.task is None else None
+        # Accepted: from here the call is recorded and queued whatever happens to this request
+        # (a client that drops at once leaves no task behind that nothing runs).
+        queued = begin(self._queue(job, ttl_ms, call.progress_token, slot, span))
+        reply = Reply(self.post, req.method, req.id, req)
+        if call.task is not None:
+            self.calls.spawn(reply, lambda r: self._start_task(r, job, queued), outstanding)
+            return
+        waiting = self.calls.spawn(
+            reply, lambda r: self._run_call(r, job, queued, span), outstanding, job.call_id
+        )
+        if span is not None:
+            waiting.add_done_callback(lambda _: span.end())  # answered, or its client cancelled or left
+
+    async def _queue(
+        self, job: Any, ttl_ms: int, token: str | int | None, slot: Slot, span: tracing.OpenSpan | None
+    ) -> tuple[TaskRecord, PendingCall]:
+        """Record and queue an accepted call (run by ``begin``: it finishes even if its client leaves)."""
+        with correlated(job.correlation_id), tracing.current(span):  # the task headers carry the span
+            return await self.tasks.start(job, self.identity, ttl_ms, self._progress_sender(token), slot)
+
+    def _admit(self, req: Request) -> Slot | None:
+        """A place for ``req`` among the requests that wait, or None when refused (and answered)."""
+        try:
+            return self.calls.admit()
+        except LimitExceeded as exc:
+            log.warning("refused %s of %s: %s", req.method, self.identity, exc.limit)
+            data = {"retryAfter": exc.retry_after_s, "limit": exc.limit}
+            self.post(jsonrpc.error(req.id, LIMIT_EXCEEDED, exc.message, data))
+            return None
+
+    def _call_slot(self, req: Request, as_task: bool) -> Slot | None:
+        """The client's in-flight slot for a call, or None when refused (and answered)."""
+        try:
+            return self.limits.acquire(self.identity)
         except LimitExceeded as exc:
             log.warning("refused a call of %s: %s", self.identity, exc.limit)
-            if augmented is not None:
+            if as_task:
                 data = {"retryAfter": exc.retry_after_s, "limit": exc.limit}
                 self.post(jsonrpc.error(req.id, LIMIT_EXCEEDED, exc.message, data))
             else:
                 refused = _error_result(exc.message)
                 refused["_meta"] = {META_RETRY_AFTER: exc.retry_after_s}
                 self.post(jsonrpc.result(req.id, refused))
-            return
-        job = self.broker.new_job(spec.name, arguments, client=self.identity, correlation_id=correlation)
-        if augmented is not None:
-            ttl_ms = self.tasks.ttl_ms(augmented.get("ttl"))
-            starting = self._start_task(req.id, job, ttl_ms, slot, token)
-            task = asyncio.create_task(starting, name=f"task-{job.call_id}")
-            self.calls[req.id] = (task, None)
-            return
-        task = asyncio.create_task(self._run_call(req.id, job, token), name=f"call-{job.call_id}")
-        task.add_done_callback(lambda _: slot.release())
-        self.calls[req.id] = (task, job.call_id)
+            return None
 
     # --- MCP tasks --------------------------------------------------------------------------
-    async def _start_task(
-        self, req_id: RequestId, job: Any, ttl_ms: int, slot: Slot, token: str | int | None = None
-    ) -> None:
-        """Answer a task-augmented tools/call with its task at once; the call runs on."""
+    async def _start_task(self, reply: Reply, job: Any, queued: Queueing) -> None:
+        """Answer a task-augmented tools/call with its task at once; the call runs on.
+
+        A progress token stays valid for the task's life (MCP): clients waiting on tasks/result
+        need the heartbeats as much as those of a plain call.
+        """
         with correlated(job.correlation_id):
             try:
-                record = await self.tasks.record(job, self.identity, ttl_ms)
-                # A progress token stays valid for the task's life (MCP): clients waiting on
-                # tasks/result need the heartbeats as much as those of a plain call.
-                pending = await self.broker.submit(job, self._progress_sender(token))
-            except (RedisError, KombuError, CeleryError, OSError) as exc:
-                slot.release()
+                record, pending = await asyncio.shield(queued)
+            except QUEUE_ERRORS as exc:
                 log.warning("could not queue task %s: %s", job.call_id, exc)
-                self.broker.forget(job.call_id)
-                self.post(
-                    jsonrpc.error(
-                        req_id,
-                        jsonrpc.INTERNAL_ERROR,
-                        "the task queue is unavailable (Redis cannot be reached); retry in a few seconds",
-                    )
-                )
+                reply(jsonrpc.error(reply.request.id, jsonrpc.INTERNAL_ERROR, QUEUE_UNAVAILABLE))
                 return
-            except BaseException:
-                slot.release()
-                raise
-            finally:
-                self.calls.pop(req_id, None)
             log.info("tools/call %s as task %s", job.tool, job.call_id)
             self._meter_task(job, pending.future)
-            self.post(jsonrpc.result(req_id, {"task": self.tasks.view(record, None)}))
-            watcher = asyncio.create_task(self._watch_task(record, pending.future, slot))
-            self._background.add(watcher)  # lives on after the client leaves: the slot is held till the end
+            reply(jsonrpc.result(reply.request.id, {"task": self.tasks.view(record, None)}))
+            watcher = asyncio.create_task(self._watch_task(record, pending.future))
+            self._background.add(watcher)  # lives on after the client leaves, until the call ends
             watcher.add_done_callback(self._background.discard)
 
     def _meter_task(self, job: Any, future: asyncio.Future[Any]) -> None:
@@ -339,8 +349,9 @@ class Session:
                 status, error = "cancelled", "CANCELLED"
             elif (exc := ended.exception()) is not None:
                 status, error = "error", str(getattr(exc, "code", "ERROR"))
+            elif (outcome := ended.result()).error_code == "CANCELLED":
+                status, error = "cancelled", "CANCELLED"
             else:
-                outcome = ended.result()
                 status, error = ("error", outcome.error_code or "ERROR") if outcome.is_error else ("ok", "")
             self.telemetry.call(
                 tool=job.tool,
@@ -369,15 +380,15 @@ class Session:
 
         return send
 
-    async def _watch_task(self, record: TaskRecord, future: asyncio.Future[Any], slot: Slot) -> None:
+    async def _watch_task(self, record: TaskRecord, future: asyncio.Future[Any]) -> None:
+        """Tell the connection that started a task when it ends (optional in MCP: best effort)."""
         try:
-            with contextlib.suppress(Exception):
-                await future
-        finally:
-            slot.release()
-        with contextlib.suppress(Exception):  # the optional status notification is best effort
-            task = await self.tasks.get(record.task_id, self.identity)
-            self.post(jsonrpc.notification("notifications/tasks/status", task), droppable=True)
+            await asyncio.wait([future])
+            if not self.closed:
+                task = await self.tasks.get(record.task_id, self.identity)
+                self.post(jsonrpc.notification("notifications/tasks/status", task), droppable=True)
+        except Exception as exc:
+            log.warning("no status notification for task %s: %s", record.task_id, exc)
 
     def _tasks_request(self, req: Request) -> None:
         if req.id in self.calls:
@@ -387,10 +398,12 @@ class Session:
                 )
             )
             return
-        task = asyncio.create_task(self._run_tasks_request(req), name=f"{req.method}-{req.id}")
-        self.calls[req.id] = (task, None)  # cancellable; cancelling a wait never cancels the task
+        outstanding = self._admit(req)
+        if outstanding is not None:  # cancellable; cancelling a wait never cancels the task
+            self.calls.spawn(Reply(self.post, req.method, req.id, req), self._run_tasks_request, outstanding)
 
-    async def _run_tasks_request(self, req: Request) -> None:
+    async def _run_tasks_request(self, reply: Reply) -> None:
+        req = reply.request
         params = req.params
         try:
             if req.method == "tasks/get":
@@ -401,34 +414,30 @@ class Session:
                 answer = await self.tasks.list(self.identity, params.get("cursor"))
             else:
                 answer = await self.tasks.cancel(params.get("taskId"), self.identity)
-            self.post(jsonrpc.result(req.id, answer))
+            reply(jsonrpc.result(req.id, answer))
         except TaskError as exc:
-            self.post(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, f"Invalid params: {exc}"))
+            reply(jsonrpc.error(req.id, jsonrpc.INVALID_PARAMS, f"Invalid params: {exc}"))
         except (RedisError, OSError) as exc:
             log.warning("%s failed: %s", req.method, exc)
-            self.post(
+            reply(
                 jsonrpc.error(
                     req.id, jsonrpc.INTERNAL_ERROR, "task store unavailable (Redis cannot be reached); retry"
                 )
             )
-        finally:
-            self.calls.pop(req.id, None)
 
-    async def _run_call(self, req_id: RequestId, job: Any, token: str | int | None) -> None:
-        with (
-            correlated(job.correlation_id),
-            tracing.span("tools/call", tool=job.tool, correlation_id=job.correlation_id, call_id=job.call_id),
-        ):
-            on_progress = self._progress_sender(token)
-
+    async def _run_call(
+        self, reply: Reply, job: Any, queued: Queueing, span: tracing.OpenSpan | None
+    ) -> None:
+        req_id = reply.request.id
+        with correlated(job.correlation_id), tracing.current(span):
             log.info("tools/call %s as %s", job.tool, job.call_id)
             started = time.monotonic()
             status, error = "cancelled", "CANCELLED"  # unless an answer is sent below
             try:
                 # Recorded as a task too: a client that leaves can fetch the result with tasks/result.
-                await self.tasks.record(job, self.identity, self.tasks.ttl_ms(None))
-                pending = await self.broker.submit(job, on_progress)
-                outcome = await pending.future
+                _, pending = await asyncio.shield(queued)
+                # Shielded: this wait may be cancelled (the client left), the call and its slot not.
+                outcome = await asyncio.shield(pending.future)
                 result = {
                     "content": [{"type": "text", "text": outcome.text}],
                     "isError": outcome.is_error,
@@ -438,29 +447,20 @@ class Session:
                     result["structuredContent"] = outcome.structured
                 if outcome.is_error:
                     self.log_to_client("warning", {"call": job.call_id, "error": outcome.error_code})
-                self.post(jsonrpc.result(req_id, result))
+                reply(jsonrpc.result(req_id, result))
                 status, error = ("error", outcome.error_code or "ERROR") if outcome.is_error else ("ok", "")
-            except asyncio.CancelledError:
-                raise
             except ExaiError as exc:
                 status, error = "error", exc.code
-                self.post(jsonrpc.result(req_id, _error_result(exc.message, job.correlation_id)))
-            except (RedisError, KombuError, CeleryError, OSError) as exc:
+                reply(jsonrpc.result(req_id, _error_result(exc.message, job.correlation_id)))
+            except QUEUE_ERRORS as exc:
                 log.warning("could not queue %s: %s", job.call_id, exc)
                 status, error = "error", "QUEUE_UNAVAILABLE"
                 self.telemetry.error("queue_unavailable")
-                self.broker.forget(job.call_id)
-                self.post(
-                    jsonrpc.result(
-                        req_id,
-                        _error_result(
-                            "the task queue is unavailable (Redis cannot be reached); retry in a few seconds",
-                            job.correlation_id,
-                        ),
-                    )
-                )
+                reply(jsonrpc.result(req_id, _error_result(QUEUE_UNAVAILABLE, job.correlation_id)))
+            except Exception:
+                status, error = "error", "INTERNAL"
+                raise  # answered by the boundary in _answering
             finally:
-                self.calls.pop(req_id, None)
                 elapsed = time.monotonic() - started
                 self.telemetry.request("tools/call", "error" if status == "error" else "ok", elapsed)
                 self.telemetry.call(
@@ -473,27 +473,27 @@ class Session:
                 )
 
     def _cancel(self, req_id: RequestId) -> None:
-        entry = self.calls.pop(req_id, None)
-        if entry is None:
-            return  # unknown or already answered: nothing to do
-        task, call_id = entry
-        task.cancel()
+        _, call_id = self.calls.cancel(req_id)  # unknown or already answered: nothing to do
         if call_id is not None:
             log.info("client cancelled call %s", call_id)
             self.broker.cancel_soon(call_id)
 
     async def close(self) -> None:
-        """The client left: stop waiting, but let its calls finish and keep their results."""
-        for task, call_id in list(self.calls.values()):
-            task.cancel()
-            if call_id is not None:
-                self.broker.forget(call_id)
-        self.calls.clear()
+        """The client left: stop waiting, but let its calls finish and keep their results (and
+        hold their slots until then: reconnecting frees nothing)."""
+        self.closed = True
+        for call_id in self.calls.cancel_all():
+            self.broker.detach(call_id)
 
 
 def _is_error_answer(frame: str, req_id: RequestId) -> bool:
     # jsonrpc.error writes "error" right after the id; a result never has it there.
     return frame.startswith(jsonrpc.error(req_id, 0, "")[: -len('{"code":0,"message":""}}')])
+
+
+def _internal_error(reply: Reply) -> str:
+    message = f"Internal error while handling {reply.method}; the gateway's log has details"
+    return jsonrpc.error(reply.request.id, jsonrpc.INTERNAL_ERROR, message)
 
 
 def _error_result(message: str, correlation_id: str | None = None) -> dict[str, Any]:

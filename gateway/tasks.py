@@ -16,6 +16,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,10 @@ import redis.asyncio as aioredis
 from contracts.job import Job, Outcome
 from contracts.names import result_key, task_index_key, task_key
 from contracts.settings import Settings
-from gateway.calls import CallBroker
+from gateway.calls import CallBroker, PendingCall, ProgressCallback
+from gateway.limits import Slot
+
+log = logging.getLogger(__name__)
 
 WORKING = "working"
 COMPLETED = "completed"
@@ -122,6 +126,39 @@ class TaskService:
             pipe.expire(index, self.settings.exai_result_ttl_s)
             await pipe.execute()
         return record
+
+    async def start(
+        self, job: Job, owner: str, ttl_ms: int, on_progress: ProgressCallback | None, slot: Slot
+    ) -> tuple[TaskRecord, PendingCall]:
+        """Record the call as a task and queue it: both or neither. Run it with
+        :func:`~gateway.calls.begin`, so a client that drops half-way cannot leave a task
+        ``working`` with no call behind it.
+
+        ``slot`` is held until the call ends (see :meth:`CallBroker.submit`) and released at once
+        if either step fails.
+        """
+        try:
+            record = await self.record(job, owner, ttl_ms)
+        except BaseException:
+            slot.release()
+            raise
+        try:
+            pending = await self.broker.submit(job, on_progress, slot)
+        except BaseException:
+            await self._discard(record)
+            raise
+        return record, pending
+
+    async def _discard(self, record: TaskRecord) -> None:
+        """Remove the record of a call that could not be queued (best effort: Redis may be down, and
+        then a tasks/result past the call's deadline still ends it with a timeout)."""
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.delete(task_key(record.task_id))
+                pipe.zrem(task_index_key(record.owner), record.task_id)
+                await pipe.execute()
+        except Exception as exc:
+            log.warning("could not remove the task record of unqueued call %s: %s", record.task_id, exc)
 
     async def _own(self, task_id: Any, owner: str) -> TaskRecord:
         if not isinstance(task_id, str) or not task_id:

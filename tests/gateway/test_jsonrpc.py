@@ -74,3 +74,102 @@ def test_encoders_produce_valid_jsonrpc() -> None:
         "method": "n",
         "params": {"a": 1},
     }
+
+
+def request_text(msg_id: str, method: str, params: str = "{}") -> str:
+    return '{"jsonrpc":"2.0","id":' + msg_id + ',"method":' + method + ',"params":' + params + "}"
+
+
+def test_a_lone_surrogate_in_the_id_is_refused_without_an_id() -> None:
+    """ "\\ud800" is valid JSON but no valid string: the id cannot be echoed, so the error has none."""
+    with pytest.raises(DecodeError) as caught:
+        jsonrpc.decode(request_text('"a\\ud800"', '"ping"'))
+    assert caught.value.code == jsonrpc.INVALID_REQUEST and caught.value.id is None
+    assert "id holds a lone UTF-16 surrogate" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "code", "where"),
+    [
+        ('"pi\\udc00ng"', "{}", jsonrpc.INVALID_REQUEST, "method"),
+        ('"tools/call"', '{"name":"\\uD800"}', jsonrpc.INVALID_PARAMS, "params.name"),
+        (
+            '"tools/call"',
+            '{"name":"chat","arguments":{"prompt":"x\\ud800y"}}',
+            jsonrpc.INVALID_PARAMS,
+            "prompt",
+        ),
+        (
+            '"tools/call"',
+            '{"name":"chat","arguments":{"files":["ok","\\udfff"]}}',
+            jsonrpc.INVALID_PARAMS,
+            "[1]",
+        ),
+        ('"tasks/get"', '{"taskId":"\\ud800"}', jsonrpc.INVALID_PARAMS, "params.taskId"),
+        ('"ping"', '{"k\\ud800":1}', jsonrpc.INVALID_PARAMS, "params.k\\ud800"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_else_is_refused_with_the_request_id(
+    method: str, params: str, code: int, where: str
+) -> None:
+    """In the method, a tool name, an argument, a taskId or a key: an error naming where, with the id."""
+    with pytest.raises(DecodeError) as caught:
+        jsonrpc.decode(request_text("7", method, params))
+    assert caught.value.code == code and caught.value.id == 7
+    assert where in caught.value.message
+    caught.value.message.encode()  # the message itself is valid Unicode
+
+
+def test_a_notification_with_a_lone_surrogate_is_refused_without_an_id() -> None:
+    """Nothing is echoed: the error carries no id, as for other malformed notifications."""
+    with pytest.raises(DecodeError) as caught:
+        jsonrpc.decode(
+            '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"\\ud800"}}'
+        )
+    assert caught.value.code == jsonrpc.INVALID_REQUEST and caught.value.id is None
+
+
+def test_surrogate_pairs_and_escaped_backslashes_are_well_formed_text() -> None:
+    """An escaped pair is one character, and "\\\\ud800" is six; neither is refused."""
+    message = jsonrpc.decode(request_text("1", '"ping"', '{"a":"\\ud83d\\ude00","b":"\\\\ud800"}'))
+    assert isinstance(message, Request) and message.params == {"a": "😀", "b": "\\ud800"}
+
+
+def test_only_text_with_a_surrogate_escape_is_walked() -> None:
+    """After strict UTF-8 decoding, a lone surrogate needs a \\uD8xx-\\uDFxx escape to exist."""
+    assert not jsonrpc.may_hold_surrogates('{"a":"plain ✓ text \\u00e9"}')
+    assert jsonrpc.may_hold_surrogates('{"a":"\\uDabc"}') and jsonrpc.may_hold_surrogates(b'"\\ud800"')
+
+
+def test_bytes_must_be_strict_utf8_so_no_encoded_surrogate_slips_in() -> None:
+    """Invalid UTF-8, and the UTF-8-like encoding of a surrogate, are parse errors."""
+    for raw in (
+        b'{"jsonrpc":"2.0","id":1,"method":"p\xff"}',
+        b'{"jsonrpc":"2.0","id":1,"method":"\xed\xa0\x80"}',
+    ):
+        with pytest.raises(DecodeError) as caught:
+            jsonrpc.decode(raw)
+        assert caught.value.code == jsonrpc.PARSE_ERROR and caught.value.id is None
+    assert jsonrpc.decode(b'{"jsonrpc":"2.0","id":1,"method":"ping"}') == Request(1, "ping", {})
+
+
+def test_non_finite_numbers_pass_decoding_and_ids_cannot_be_floats() -> None:
+    """NaN and Infinity are left to argument validation; an id of NaN is no id."""
+    message = jsonrpc.decode(request_text("1", '"tools/call"', '{"arguments":{"t":NaN,"u":-Infinity}}'))
+    assert isinstance(message, Request)
+    for bad_id in ("NaN", "Infinity", "1e400", "1.0"):
+        with pytest.raises(DecodeError) as caught:
+            jsonrpc.decode(request_text(bad_id, '"ping"'))
+        assert caught.value.code == jsonrpc.INVALID_REQUEST and caught.value.id is None
+
+
+def test_the_encoder_never_writes_nan_infinity_or_a_raw_surrogate() -> None:
+    """What goes on the wire is always strict JSON in valid UTF-8, whatever slipped into a value."""
+    frame = jsonrpc.result(1, {"x": float("nan"), "y": [float("inf")], "s": "a\ud800", "ok": "é"})
+    assert json.loads(frame, parse_constant=lambda c: pytest.fail(f"non-standard {c}")) == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "result": {"x": None, "y": [None], "s": "a\ud800", "ok": "é"},
+    }
+    frame.encode("utf-8")  # would raise for a raw lone surrogate
+    assert jsonrpc.result(1, {"ok": "é"}) == '{"jsonrpc":"2.0","id":1,"result":{"ok":"é"}}'

@@ -1,10 +1,13 @@
-"""Per-client and connection limits: immediate refusals with a retry-after, and no leaked slot."""
+"""Per-client, outstanding-request, HTTP session and connection limits: immediate refusals with a
+retry-after, no leaked slot, and expiry by an injectable clock."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
-from gateway.limits import ClientLimits, ConnectionLimits, LimitExceeded
+from gateway.limits import ClientLimits, ConnectionLimits, LimitExceeded, SessionLimits
 
 
 class Clock:
@@ -55,3 +58,70 @@ def test_connections_are_capped_overall_and_per_address() -> None:
     limits.closed("10.0.0.1")
     limits.closed("10.0.0.1")  # never below zero
     assert limits.refusal("10.0.0.1") is None and limits.total == 1
+
+
+def test_outstanding_requests_are_capped_per_session_and_per_client() -> None:
+    """A session at its cap is refused; so is a client at its cap over all its sessions; a slot frees."""
+    limits = ClientLimits(max_in_flight=10, calls_per_minute=1000, max_pending=3, max_session_pending=2)
+    first = limits.admit("alice", 0)
+    limits.admit("alice", 1)
+    with pytest.raises(LimitExceeded) as session_full:
+        limits.admit("alice", 2)
+    assert session_full.value.limit == "session_pending" and session_full.value.retry_after_s > 0
+    assert "EXAI_SESSION_MAX_PENDING=2" in session_full.value.message
+    limits.admit("alice", 0)  # a second session of alice
+    with pytest.raises(LimitExceeded) as client_full:
+        limits.admit("alice", 0)
+    assert (
+        client_full.value.limit == "client_pending"
+        and "EXAI_CLIENT_MAX_PENDING=3" in client_full.value.message
+    )
+    limits.admit("bob", 0)
+    first.release()
+    first.release()
+    limits.admit("alice", 0)
+    assert limits.pending == {"alice": 3, "bob": 1}
+
+
+@dataclass
+class FakeSession:
+    name: str
+    last_used: float
+    used: bool = True
+    open_request: bool = False
+
+    def busy(self) -> bool:
+        return self.open_request
+
+
+def test_a_client_at_its_session_cap_makes_room_by_ending_its_least_recently_used_idle_one() -> None:
+    """Below the cap nothing ends; at it, the idle session used longest ago does, not a busy one."""
+    limits = SessionLimits(max_per_client=3, idle_s=100, unused_s=10)
+    old_busy = FakeSession("old-busy", last_used=1, open_request=True)
+    old_idle, new_idle = FakeSession("old-idle", last_used=2), FakeSession("new-idle", last_used=3)
+    assert limits.make_room([old_busy, old_idle]) is None
+    assert limits.make_room([old_busy, new_idle, old_idle]) is old_idle
+
+
+def test_a_client_whose_sessions_are_all_busy_is_refused_a_new_one() -> None:
+    """Nothing in use is ever ended to make room: the new session is refused with a retry-after."""
+    limits = SessionLimits(max_per_client=1, idle_s=100, unused_s=10)
+    with pytest.raises(LimitExceeded) as refused:
+        limits.make_room([FakeSession("busy", last_used=0, open_request=True)])
+    assert refused.value.limit == "http_sessions_per_client" and refused.value.retry_after_s > 0
+    assert "EXAI_HTTP_MAX_SESSIONS_PER_CLIENT=1" in refused.value.message
+
+
+def test_a_session_unused_after_initialize_expires_long_before_an_idle_one() -> None:
+    """Unused: gone after unused_s. Used: after idle_s. Busy: never, however long ago it was used."""
+    clock = Clock()
+    limits = SessionLimits(max_per_client=10, idle_s=100, unused_s=10, clock=clock)
+    unused = FakeSession("unused", last_used=0, used=False)
+    used = FakeSession("used", last_used=0)
+    streaming = FakeSession("streaming", last_used=0, open_request=True)
+    clock.now = 10
+    assert not limits.expired(unused)
+    clock.now = 10.5
+    assert limits.expired(unused) and not limits.expired(used)
+    clock.now = 100.5
+    assert limits.expired(used) and not limits.expired(streaming)

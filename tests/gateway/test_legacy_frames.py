@@ -7,13 +7,14 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request
 
 from contracts.job import Outcome
-from gateway.legacy import (
+from gateway.legacy import may_say_hello
+from gateway.legacy_frames import (
     CLOSE_INVALID_JSON,
+    BadFrame,
     ProtocolViolation,
     error_frame,
     hello_identity,
     is_hello,
-    may_say_hello,
     parse,
     result_frame,
 )
@@ -78,3 +79,41 @@ def test_every_error_frame_names_its_request() -> None:
     frame = error_frame("x", "TOOL_NOT_FOUND", "unknown tool 'nope'", op="call_tool_res")
     assert frame["request_id"] == "x" and frame["error"]["code"] == "TOOL_NOT_FOUND"
     assert frame["outputs"] == [] and frame["text"] == "unknown tool 'nope'"
+
+
+@pytest.mark.parametrize(
+    ("frame", "request_id", "where"),
+    [
+        ('{"op":"call_tool","request_id":"r","name":"\\ud800"}', "r", "name"),
+        ('{"op":"call_tool","request_id":7,"arguments":{"prompt":"a\\udfff"}}', 7, "arguments.prompt"),
+        ('{"op":"pi\\ud800ng","request_id":"r"}', "r", "op"),
+        ('{"op":"ping","request_id":"r\\ud800"}', None, "request_id"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_a_bad_frame_answered_under_a_sound_request_id(
+    frame: str, request_id: object, where: str
+) -> None:
+    """Not a reason to close: the frame is refused, naming where, with its request_id if sound."""
+    with pytest.raises(BadFrame) as caught:
+        parse(frame)
+    assert caught.value.request_id == request_id and where in caught.value.reason
+    assert caught.value.op in ("call_tool", "ping", None)
+
+
+def test_a_request_id_that_cannot_be_echoed_is_a_bad_frame_without_one() -> None:
+    """NaN, Infinity and objects cannot go back in JSON; strings, numbers and null can."""
+    for frame in (
+        '{"op":"ping","request_id":NaN}',
+        '{"op":"ping","request_id":-Infinity}',
+        '{"op":"ping","request_id":{}}',
+    ):
+        with pytest.raises(BadFrame) as caught:
+            parse(frame)
+        assert caught.value.request_id is None and caught.value.op == "ping"
+    assert parse('{"op":"ping","request_id":1.5}')["request_id"] == 1.5
+
+
+def test_a_hello_with_a_lone_surrogate_is_still_recognised_as_a_hello() -> None:
+    """So an old client gets the old protocol's refusal, not an MCP error."""
+    assert is_hello('{"op":"hello","session_id":"\\ud800"}')
+    assert not is_hello('{"op":"he\\ud800llo"}')
