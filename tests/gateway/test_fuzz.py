@@ -156,6 +156,11 @@ def nesting(text: str) -> int:
     return deepest
 
 
+def fits(frame: str | bytes) -> bool:
+    """Well under the frame limit: an oversized frame is the `last` one, sent on purpose."""
+    return len(frame if isinstance(frame, bytes) else frame.encode()) <= MAX_FRAME // 2
+
+
 # json.dumps writes NaN/Infinity as Python does, and surrogates as \ud800 escapes: as a client would.
 frames = st.one_of(
     messages().map(json.dumps),
@@ -165,7 +170,7 @@ frames = st.one_of(
     depths.map(deep),
     depths.map(lambda n: '{"jsonrpc":"2.0","id":1,"method":"ping","params":' + deep(n) + "}"),
     st.just(HUGE_INTEGER_ID),
-)
+).filter(fits)
 batches = st.lists(frames, min_size=1, max_size=12)
 
 
@@ -487,7 +492,7 @@ legacy_messages = st.fixed_dictionaries(
         "tool": json_values
         | st.fixed_dictionaries({"name": st.sampled_from(["version", "chat"]) | hostile_text}),
     },
-)
+).filter(lambda frame: fits(json.dumps(frame)))
 LEGACY_FINAL_OPS = {"list_tools_res", "call_tool_res", "pong", "error"}
 
 

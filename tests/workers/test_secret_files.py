@@ -62,3 +62,13 @@ def test_every_pattern_says_what_such_files_hold() -> None:
     patterns = [s.pattern for s in SECRET_PATTERNS]
     assert len(patterns) == len(set(patterns))
     assert all(s.pattern == s.pattern.lower() and "/" not in s.pattern and s.holds for s in SECRET_PATTERNS)
+
+
+def test_the_security_doc_lists_every_secret_pattern() -> None:
+    """docs/security.md's secret-file table names every pattern the workers refuse."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    table = doc.split("## The secret-file list", 1)[1].split("\n## ", 1)[0]
+    missing = [p.pattern for p in SECRET_PATTERNS if f"`{p.pattern}`" not in table]
+    assert missing == []
