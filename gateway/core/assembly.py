@@ -47,6 +47,7 @@ class Ports:
     state_keys: tuple[bytes, ...]
     limits: ClientLimits
     telemetry: Telemetry = field(default_factory=NullTelemetry)
+    inflight: InFlight | None = None  # the gateway makes it first: the call broker shares it
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
 
@@ -65,8 +66,8 @@ class Protocol:
 def assemble(ports: Ports) -> Protocol:
     settings = ports.settings
     offer = Offer(list_ttl_ms=settings.exai_list_ttl_ms)
-    replies = Replies(offer, ports.telemetry)
-    inflight = InFlight(ports.clock)
+    replies = Replies(offer, ports.telemetry, ports.clock)
+    inflight = ports.inflight if ports.inflight is not None else InFlight(ports.clock)
     listeners = Listeners(settings.exai_listen_max_streams, settings.exai_listen_max_backlog)
     states = RequestStates(
         ports.state_keys, settings.exai_request_state_ttl_s, settings.exai_request_state_max_bytes, ports.wall

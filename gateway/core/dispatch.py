@@ -60,29 +60,34 @@ class Method:
 class Replies:
     """The one place answers are encoded and sent: exactly one per request."""
 
-    def __init__(self, offer: Offer, telemetry: Telemetry | None = None) -> None:
+    def __init__(
+        self, offer: Offer, telemetry: Telemetry | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.offer = offer
         self.telemetry: Telemetry = telemetry or NullTelemetry()
+        self.clock = clock
         self._server_info = offer.server_info
 
     def result(self, ctx: RequestContext, result: Mapping[str, Any] | Encoded) -> None:
         if self._settle(ctx, "ok"):
             return
         if isinstance(result, Encoded):
-            ctx.sink.post(codec.result_from_text(ctx.request_id, result.text))
+            ctx.sink.post(codec.result_from_text(ctx.request_id, result.text), final=True)
             return
-        ctx.sink.post(codec.result(ctx.request_id, self.stamp(ctx, result)))
+        ctx.sink.post(codec.result(ctx.request_id, self.stamp(ctx, result)), final=True)
 
     def error(self, ctx: RequestContext, exc: ProtocolError) -> None:
         if self._settle(ctx, "error"):
             return
         ctx.sink.reject(exc.http_status)
-        ctx.sink.post(codec.error(ctx.request_id, exc.code_for(ctx.modern), exc.message, exc.data))
+        ctx.sink.post(
+            codec.error(ctx.request_id, exc.code_for(ctx.modern), exc.message, exc.data), final=True
+        )
 
     def refuse(self, sink: Sink, request_id: RequestId | None, exc: ProtocolError, method: str = "") -> None:
         """Answer a request that never got a context (its envelope or era was refused)."""
         sink.reject(exc.http_status)
-        sink.post(codec.error(request_id, exc.code, exc.message, exc.data))
+        sink.post(codec.error(request_id, exc.code, exc.message, exc.data), final=True)
         if method:
             self.telemetry.request(method_label(method), "error", 0.0)
 
@@ -115,7 +120,7 @@ class Replies:
             return True
         ctx.answered = True
         ctx.settle()
-        self.telemetry.request(method_label(ctx.method), status, time.monotonic() - ctx.started)
+        self.telemetry.request(method_label(ctx.method), status, self.clock() - ctx.started)
         return False
 
 
@@ -172,7 +177,7 @@ class Core:
             message = codec.decode(frame)
         except DecodeError as exc:
             sink.reject(400)
-            sink.post(codec.error(exc.id, exc.code, exc.message))
+            sink.post(codec.error(exc.id, exc.code, exc.message), final=True)
             return
         self.dispatch(message, channel, sink, header_check)
 

@@ -28,6 +28,9 @@ class Route:
     """One deferred answer; subclasses say how progress, heartbeats and the outcome are sent."""
 
     __slots__ = ("attached",)
+    # A watch (a wait on a call another gateway sent) past this Unix time with no outcome is
+    # ended by the sweep with a timeout; None: the route does not bound its wait itself.
+    deadline: float | None = None
 
     def __init__(self) -> None:
         self.attached = True  # False once detached (its client left or cancelled): sends nothing

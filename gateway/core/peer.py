@@ -53,8 +53,9 @@ class Peer:
 class Sink(Protocol):
     """Where a connection's (or one HTTP request's) frames go; written by the transport."""
 
-    def post(self, frame: str, droppable: bool = False) -> None:
-        """Queue a frame; ``droppable`` frames (progress) may be dropped for a slow reader."""
+    def post(self, frame: str, droppable: bool = False, final: bool = False) -> None:
+        """Queue a frame; ``droppable`` frames (progress) may be dropped for a slow reader;
+        ``final``: it is the answer of the request this sink was opened for."""
 
     def reject(self, http_status: int) -> None:
         """The answer about to be posted is an error; Streamable HTTP sends it with this status."""

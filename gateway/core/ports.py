@@ -14,6 +14,10 @@ from contracts.job import Job, Outcome
 from gateway.core.task_views import TaskRecord, TaskState
 
 
+class QueueUnavailable(Exception):
+    """Raised (to ``Calls.submit``'s callback) when Redis or the queue could not take a call."""
+
+
 class Calls(Protocol):
     """Jobs in and out of the queue (``gateway.calls.enqueue.Enqueuer``)."""
 
@@ -41,7 +45,8 @@ class Calls(Protocol):
         done: Callable[[BaseException | None], None],
     ) -> None:
         """Write the call's task record, then send its job, off the event loop; ``done`` runs on
-        the loop afterwards with the failure, or None once the job is on the queue."""
+        the loop afterwards with the failure (:class:`QueueUnavailable` when Redis or the queue
+        could not take it), or None once the job is on the queue."""
 
     def cancel(self, call_id: str) -> Awaitable[Outcome | None]:
         """Stop a call, already under way when this returns (awaiting is optional): a CANCELLED

@@ -20,7 +20,7 @@ from contracts.job import Job, Outcome, ProgressEvent
 from gateway.core import codec
 from gateway.core.inflight import Call, InFlight, Route
 from gateway.core.outcomes import call_result, log_params, progress_params, protocol_error
-from gateway.core.peer import RequestContext
+from gateway.core.peer import RequestContext, Sink
 from gateway.core.server_requests import Batch, forget
 from gateway.core.task_views import TaskRecord, TaskState, legacy_task
 
@@ -120,26 +120,32 @@ class TaskWatch(Route):
         self.inflight = inflight
         self.poll_interval_ms = poll_interval_ms
 
+    @property
+    def sink(self) -> Sink:
+        # The connection's own stream: on Streamable HTTP the session's GET stream, since the
+        # request that created the task was answered long ago.
+        return self.ctx.channel.sink or self.ctx.sink
+
     def progress(self, call: Call, value: float, event: ProgressEvent) -> None:
         token = self.ctx.progress_token
         if token is not None and event.log is None:
             params = progress_params(token, value, event.total, event.message, event.text)
-            self.ctx.sink.post(codec.notification("notifications/progress", params), droppable=True)
+            self.sink.post(codec.notification("notifications/progress", params), droppable=True)
 
     def heartbeat(self, call: Call, value: float, message: str) -> None:
         token = self.ctx.progress_token
         if token is not None:
             params = progress_params(token, value, None, message)
-            self.ctx.sink.post(codec.notification("notifications/progress", params), droppable=True)
+            self.sink.post(codec.notification("notifications/progress", params), droppable=True)
 
     def outcome(self, call_id: str, outcome: Outcome) -> None:
         interim = outcome.kind == "input_required"
         state = (
             TaskState(self.record, interim=outcome) if interim else TaskState(self.record, outcome=outcome)
         )
-        if self.ctx.sink.open:
+        if self.sink.open:
             task = legacy_task(state, self.poll_interval_ms)
-            self.ctx.sink.post(codec.notification("notifications/tasks/status", task), droppable=True)
+            self.sink.post(codec.notification("notifications/tasks/status", task), droppable=True)
 
     def close(self) -> None:
         """Its connection left."""

@@ -32,7 +32,7 @@ from gateway.core.errors import LimitReached
 from gateway.core.input_state import RequestStates, input_responses
 from gateway.core.methods.prompts import Prompts
 from gateway.core.methods.tools import Tools
-from gateway.core.outcomes import QUEUE_UNAVAILABLE, error_result
+from gateway.core.outcomes import error_result
 from gateway.core.peer import RequestContext
 from gateway.core.routes import CallRoute
 from gateway.core.task_views import TaskState
@@ -123,11 +123,7 @@ class Rounds:
 
         def queued(failure: BaseException | None) -> None:
             if failure is not None:
-                log.warning("could not queue round %d of %s: %s", job.round, job.call_id, failure)
-                unavailable = Outcome(
-                    call_id=job.call_id, text=QUEUE_UNAVAILABLE, is_error=True, error_code="QUEUE_UNAVAILABLE"
-                )
-                tools.inflight.complete(job.call_id, unavailable)
+                tools.inflight.complete(job.call_id, tools.unqueued(job, failure))
 
         tools.start(job, record, slot, route, ctx.trace, queued)
 

@@ -41,7 +41,7 @@ from gateway.core.inflight import Call, InFlight, Route
 from gateway.core.input_state import RequestStates, input_responses
 from gateway.core.outcomes import META_RETRY_AFTER, QUEUE_UNAVAILABLE, call_status, error_result
 from gateway.core.peer import RequestContext
-from gateway.core.ports import Calls, Telemetry
+from gateway.core.ports import Calls, QueueUnavailable, Telemetry
 from gateway.core.routes import CallRoute, TaskWatch
 from gateway.core.task_views import TaskRecord, TaskState, created_task, legacy_task
 from gateway.limits import ClientLimits, LimitExceeded, Slot
@@ -299,32 +299,54 @@ class Tools:
         call = self.inflight.start(job, slot, self._ended(span))
         if route is not None:
             call.routes.append(route)
-        with correlated(job.correlation_id):
-            log.info("tools/call %s as %s (round %d)", job.tool, job.call_id, job.round)
+        if route is not None:
+            with correlated(job.correlation_id):
+                log.info("tools/call %s as %s (round %d)", job.tool, job.call_id, job.round)
         self.calls.submit(job, record, headers, queued)
         return call
+
+    def unqueued(self, job: Job, failure: BaseException) -> Outcome:
+        """The outcome of a call that could not be queued: a tool error saying the queue is down
+        (retry later), or an internal error (logged) for anything unexpected."""
+        if isinstance(failure, QueueUnavailable):
+            log.warning("could not queue %s: %s", job.call_id, failure)
+            self.telemetry.error("queue_unavailable")
+            return Outcome(
+                call_id=job.call_id, text=QUEUE_UNAVAILABLE, is_error=True, error_code="QUEUE_UNAVAILABLE"
+            )
+        log.error("queueing %s failed unexpectedly", job.call_id, exc_info=failure)
+        message = f"Internal error while queueing {job.tool}; the gateway's log has details"
+        error = {"code": -32603, "message": message}
+        return Outcome(
+            call_id=job.call_id,
+            text=message,
+            is_error=True,
+            error_code="INTERNAL",
+            kind="protocol_error",
+            error=error,
+        )
 
     def _queued(
         self, ctx: RequestContext, plan: Plan, job: Job, record: TaskRecord, failure: BaseException | None
     ) -> None:
         if failure is not None:
-            log.warning("could not queue %s: %s", job.call_id, failure)
-            self.telemetry.error("queue_unavailable")
-            unavailable = Outcome(
-                call_id=job.call_id, text=QUEUE_UNAVAILABLE, is_error=True, error_code="QUEUE_UNAVAILABLE"
-            )
-            self.inflight.complete(job.call_id, unavailable)  # a plain call's route answers isError
+            outcome = self.unqueued(job, failure)
+            self.inflight.complete(job.call_id, outcome)  # a plain call's route answers it
             if plan.mode != "plain":
-                self.replies.error(ctx, Internal(QUEUE_UNAVAILABLE))
+                self.replies.error(ctx, Internal(outcome.text))  # no task exists to name
+            return
+        if plan.mode == "plain":
             return
         if plan.mode == "task":
             self.replies.result(ctx, created_task(TaskState(record), self.poll_interval_ms))
-        elif plan.mode == "legacy-task":
+        else:
             self.replies.result(ctx, {"task": legacy_task(TaskState(record), self.poll_interval_ms)})
             if not ctx.channel.closed:
                 watch = TaskWatch(ctx, record, self.inflight, self.poll_interval_ms)
                 self.inflight.attach(job.call_id, watch)
                 ctx.channel.closers.append(watch.close)
+        with correlated(job.correlation_id):  # logged once the task exists and its answer is out
+            log.info("tools/call %s as task %s (round %d)", job.tool, job.call_id, job.round)
 
     def _ended(self, span: tracing.OpenSpan | None) -> Callable[[Call, Outcome], None]:
         def ended(call: Call, outcome: Outcome) -> None:

@@ -53,7 +53,7 @@ class MemorySink:
         self.ended = False
         self.backlog = 0
 
-    def post(self, frame: str, droppable: bool = False) -> None:
+    def post(self, frame: str, droppable: bool = False, final: bool = False) -> None:
         if self.open:
             self.frames.append(frame)
 

@@ -148,3 +148,49 @@ def test_cancelling_an_unknown_request_is_ignored(harness: Harness) -> None:
     conn = harness.connect()
     conn.initialize()
     assert conn.notify("notifications/cancelled", {"requestId": 99}) == []
+
+
+class Metering:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+
+    def request(self, method: str, status: str, duration: float) -> None:
+        self.requests.append((method, status))
+
+    def call(self, **_: Any) -> None: ...
+
+    def error(self, error_type: str) -> None: ...
+
+
+def test_every_answer_is_metered_once_by_method_and_status_with_bounded_labels(harness: Harness) -> None:
+    """A result is ok, an error is error, an invented method shares one label; a second answer to
+    the same request is dropped, never sent nor metered."""
+    metering = Metering()
+    harness.protocol.replies.telemetry = metering
+    conn = harness.connect()
+    conn.initialize()
+    conn.request(1, "tools/list", {"cursor": 5})
+    conn.request(2, "x/" + "y" * 50)
+    assert metering.requests == [("initialize", "ok"), ("tools/list", "error"), ("other", "error")]
+    conn.request(3, "tools/call", {"name": "version", "arguments": {}})
+    call_id = harness.last_job().call_id
+    harness.finish(call_id, "v")
+    route_ctx_answers = conn.sink.take()
+    harness.protocol.inflight.complete(call_id, harness.store.outcomes[call_id])
+    assert len(route_ctx_answers) == 1 and conn.sink.take() == []
+    assert metering.requests[-1] == ("tools/call", "ok") and len(metering.requests) == 4
+
+
+def test_a_lone_surrogate_in_a_tool_name_or_task_id_is_refused_with_the_request_id(harness: Harness) -> None:
+    """The request gets one -32602 naming where; an id holding one gets -32600 without an id."""
+    conn = harness.connect()
+    conn.initialize()
+    answers = [
+        conn.send(
+            '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"\\ud800","arguments":{}}}'
+        )[0],
+        conn.send('{"jsonrpc":"2.0","id":2,"method":"tasks/result","params":{"taskId":"ab\\udfffc"}}')[0],
+        conn.send('{"jsonrpc":"2.0","id":"\\ud800","method":"ping"}')[0],
+    ]
+    assert [(a["id"], a["error"]["code"]) for a in answers] == [(1, -32602), (2, -32602), (None, -32600)]
+    assert "params.name" in answers[0]["error"]["message"] and "taskId" in answers[1]["error"]["message"]

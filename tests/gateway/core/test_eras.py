@@ -127,3 +127,11 @@ def test_malformed_envelope_values_are_invalid_params(harness: Harness, meta: di
     """A version that is not a string, capabilities that are not an object, an unknown log level."""
     _, (answer,) = harness.post(1, "server/discover", {"_meta": {**modern_meta(), **meta}})
     assert answer["error"]["code"] == -32602
+
+
+def test_server_discover_is_not_found_on_a_legacy_session(harness: Harness) -> None:
+    """An initialized 2025 connection stays legacy: the 2026 probe is -32601 there."""
+    conn = harness.connect()
+    conn.initialize()
+    (answer,) = conn.request(1, "server/discover")
+    assert answer["error"]["code"] == -32601

@@ -10,6 +10,7 @@ import pytest
 from contracts.tools import SPECS
 from gateway.core.codec import TASKS_EXTENSION
 from gateway.core.peer import MODERN
+from gateway.core.ports import QueueUnavailable
 from tests.gateway.core.memory import (
     LEGACY_VERSION,
     MODERN_VERSION,
@@ -269,7 +270,7 @@ def test_over_the_in_flight_cap_a_plain_call_is_an_error_result_with_retry_after
 def test_when_the_queue_is_down_a_plain_call_says_so_and_a_task_request_is_internal_error() -> None:
     """Redis or Celery unreachable: an isError result; a task request cannot name a task: -32603."""
     harness = Harness()
-    harness.calls.fail = ConnectionError("redis down")
+    harness.calls.fail = QueueUnavailable("redis down")
     conn = legacy(harness)
     (plain,) = results(conn.request(1, "tools/call", {"name": "version", "arguments": {}}))
     assert (
@@ -393,3 +394,40 @@ def test_progress_values_survive_json_as_finite_numbers() -> None:
     harness.progress(harness.last_job().call_id, 0.5, total=1.0)
     (note,) = notes(conn.sink.take())
     assert math.isfinite(note["params"]["progress"]) and note["params"]["total"] == 1.0
+
+
+def test_an_unexpected_queueing_failure_is_one_internal_error_for_plain_and_task_calls() -> None:
+    """Not the queue being down but a bug: exactly one -32603 each, never silence."""
+    harness = Harness()
+    harness.calls.fail = RuntimeError("surprise")
+    conn = legacy(harness)
+    (plain,) = conn.request(1, "tools/call", {"name": "chat", "arguments": {"prompt": "hi"}})
+    (task,) = conn.request(2, "tools/call", {"name": "chat", "arguments": {"prompt": "hi"}, "task": {}})
+    assert [(a["id"], a["error"]["code"]) for a in (plain, task)] == [(1, -32603), (2, -32603)]
+    assert conn.sink.take() == [] and harness.limits.in_flight == {}
+
+
+def test_a_call_accepted_just_before_its_client_left_is_still_recorded_and_queued() -> None:
+    """Recording and queueing happen together on the enqueue pool: closing the connection while
+    they are under way stops neither (a recorded call never queued stayed `working`)."""
+    harness = Harness()
+    harness.calls.hold = True
+    conn = legacy(harness)
+    conn.request(1, "tools/call", {"name": "chat", "arguments": {"prompt": "hi"}})
+    conn.close()
+    harness.calls.release()
+    job = harness.last_job()
+    assert job.call_id in harness.store.records and conn.sink.frames == []
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_listed_tools_carry_schemas_annotations_and_task_support(era: str) -> None:
+    """Every tool has an object input schema, an output schema, annotations and execution."""
+    harness = Harness()
+    if era == "modern":
+        _, (answer,) = harness.post(1, "tools/list", modern())
+    else:
+        (answer,) = legacy(harness).request(1, "tools/list")
+    for tool in answer["result"]["tools"]:
+        assert tool["inputSchema"]["type"] == "object" and tool["outputSchema"]["type"] == "object"
+        assert "readOnlyHint" in tool["annotations"] and tool["execution"] == {"taskSupport": "optional"}

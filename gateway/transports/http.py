@@ -1,24 +1,28 @@
-"""MCP Streamable HTTP at ``/mcp``: the same sessions, tools, auth and limits as the WebSocket front.
+"""MCP Streamable HTTP at ``/mcp``, both eras on one endpoint, around the same protocol core.
 
 websockets' handshake hook cannot read a POST body, so this front is an aiohttp server on its own
-port (``EXAI_HTTP_PORT``) inside the gateway process, sharing its CallBroker, ToolCatalog,
-Authenticator and per-client limits. Each HTTP session (``Mcp-Session-Id``) wraps one
-:class:`~gateway.session.Session`, the very object a WebSocket connection gets
-(:mod:`gateway.http_session` routes its outgoing frames); this module handles the requests.
+port (``EXAI_HTTP_PORT``) in the gateway process. Every request is checked for Origin (and Host,
+without authentication) and a token first. Then, per POST:
 
-Against hostile clients: each client identity holds at most ``EXAI_HTTP_MAX_SESSIONS_PER_CLIENT``
-sessions (a new one ends its least recently used idle one), a session never used after its
-``initialize`` ends after ``EXAI_HTTP_SESSION_UNUSED_S``, request headers must arrive within
-``EXAI_HANDSHAKE_TIMEOUT_S`` and bodies within ``EXAI_HTTP_BODY_TIMEOUT_S``
-(:mod:`gateway.http_guard`), and open HTTP connections, not sessions, count against the per-address
-limit. Every POST with a readable id gets a JSON-RPC answer, never a bare 500.
+* **modern** (an ``MCP-Protocol-Version`` that is not a legacy revision, or a body with the 2026
+  envelope): no session is minted or read; the request is its own channel; its headers are checked
+  against the body (``http_headers``); the answer is JSON when it comes at once (with the HTTP
+  status of the error: 400, 404 …) and SSE for calls and listen streams. **Closing the SSE stream
+  cancels the request** (the call is cancelled on the workers). Any gateway process can serve any
+  modern request. GET and DELETE are 405.
+* **legacy** (2025-11-25, 2025-06-18): ``initialize`` opens a session (``Mcp-Session-Id``, its Peer
+  in a :class:`~gateway.sessions.SessionStore`); POSTs are answered JSON or SSE; the GET stream
+  carries the session's notifications; DELETE ends it; a dropped POST stream is not a cancellation.
+
+Against hostile clients: at most ``EXAI_HTTP_MAX_SESSIONS_PER_CLIENT`` sessions per identity (a new
+one ends its least recently used idle one), unused sessions end after ``EXAI_HTTP_SESSION_UNUSED_S``,
+headers must arrive within ``EXAI_HANDSHAKE_TIMEOUT_S`` and bodies within ``EXAI_HTTP_BODY_TIMEOUT_S``
+(``gateway.http_guard``), open connections count against the per-address limit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import secrets
 import time
@@ -29,52 +33,74 @@ from aiohttp import web
 
 from contracts.settings import Settings
 from gateway.auth import Authenticator
-from gateway.calls import CallBroker
-from gateway.core import codec as jsonrpc
-from gateway.core.codec import Message, Request
+from gateway.core import codec, eras
+from gateway.core.assembly import Protocol
+from gateway.core.codec import Message, Notification, Request
+from gateway.core.errors import LIMIT_EXCEEDED
+from gateway.core.peer import LEGACY, MODERN, Channel, Peer
 from gateway.http_guard import Guards
-from gateway.http_session import HttpSession, route_key
 from gateway.limits import ConnectionLimits, LimitExceeded, SessionLimits
-from gateway.session import LIMIT_EXCEEDED, SUPPORTED_PROTOCOLS
-from gateway.tool_catalog import ToolCatalog
+from gateway.sessions import LocalSessions, SessionStore
+from gateway.transports import http_headers
+from gateway.transports.http_streams import StreamSink, respond, stream
 
 log = logging.getLogger(__name__)
 
 PATH = "/mcp"
 SESSION_HEADER = "Mcp-Session-Id"
-VERSION_HEADER = "MCP-Protocol-Version"
-# Every released MCP revision may appear in the header (2025-03-26 is what a client that never
-# negotiated assumes); only an unknown value is refused.
-HEADER_VERSIONS = ("2024-11-05", "2025-03-26", *SUPPORTED_PROTOCOLS)
-# Calls whose answer may take long get an SSE stream, so progress reaches the client as it happens.
-STREAMED_METHODS = ("tools/call", "tasks/result")
-
-
-def _sse(frame: str) -> bytes:
-    return f"event: message\ndata: {frame}\n\n".encode()
+# Methods whose answer may take long: an SSE stream at once, so progress and keep-alives flow.
+STREAMED = {"tools/call", "tasks/result", "subscriptions/listen"}
 
 
 def _error_body(status: int, code: int, message: str, msg_id: Any = None, data: Any = None) -> web.Response:
     return web.Response(
-        text=jsonrpc.error(msg_id, code, message, data), status=status, content_type="application/json"
+        text=codec.error(msg_id, code, message, data), status=status, content_type="application/json"
     )
+
+
+class LiveSession:
+    """A legacy session's process-local side: its channel, its GET stream, its open POSTs."""
+
+    def __init__(self, session_id: str, peer: Peer, ip: str) -> None:
+        self.id = session_id
+        self.ip = ip
+        self.channel = Channel(peer, None)
+        self.stream: StreamSink | None = None
+        self.posts = 0
+
+    @property
+    def identity(self) -> str:
+        return self.channel.peer.identity
+
+    @property
+    def last_used(self) -> float:
+        return self.channel.peer.last_used
+
+    @property
+    def used(self) -> bool:
+        return self.channel.peer.used
+
+    def busy(self) -> bool:
+        return self.posts > 0 or bool(self.channel.pending) or self.stream is not None
 
 
 class HttpFront:
     def __init__(
         self,
         settings: Settings,
-        broker: CallBroker,
-        catalog: ToolCatalog,
+        protocol: Protocol,
         auth: Authenticator,
+        ping: Callable[[], Awaitable[Any]],
         *,
+        sessions: SessionStore | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.broker = broker
-        self.catalog = catalog
+        self.protocol = protocol
         self.auth = auth
-        self.sessions: dict[str, HttpSession] = {}
+        self.ping = ping
+        self.store: SessionStore = sessions if sessions is not None else LocalSessions()
+        self.live: dict[str, LiveSession] = {}
         self.clock = clock
         self.session_limits = SessionLimits(
             max_per_client=settings.exai_http_max_sessions_per_client,
@@ -88,6 +114,7 @@ class HttpFront:
         )
         self.guards = Guards(self.connections, settings.exai_handshake_timeout_s)
         self.origins = settings.origin_policy()
+        self.keepalive_s = settings.exai_sse_keepalive_s
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -112,13 +139,17 @@ class HttpFront:
     async def readyz(self, _: web.Request) -> web.Response:
         """Ready when Redis answers: without it no call can be queued."""
         try:
-            await asyncio.wait_for(self.broker.redis.ping(), self.settings.exai_health_timeout_s)
+            await asyncio.wait_for(self.ping(), self.settings.exai_health_timeout_s)
         except Exception:
             return web.json_response({"status": "unavailable"}, status=503)
         return web.json_response({"status": "ok"})
 
     async def start(self, host: str, port: int) -> int:
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        # A client closing its connection cancels its handler: that is how a closed SSE stream
+        # reaches the core as a cancellation at once, not at the next write.
+        self._runner = web.AppRunner(
+            self.app(), access_log=None, handle_signals=False, handler_cancellation=True
+        )
         await self._runner.setup()
         assert self._runner.server is not None
         # aiohttp's own protocol for each connection, wrapped in a guard with a header deadline.
@@ -133,41 +164,35 @@ class HttpFront:
             self._sweeper.cancel()
         if self._server is not None:
             self._server.close()  # no new connections
-        for session in list(self.sessions.values()):
-            await self._end(session)
+        for session in list(self.live.values()):
+            self._end(session)
         if self._runner is not None:
             await self._runner.cleanup()  # closes the open connections
         if self._server is not None:
             await self._server.wait_closed()
 
-    async def _end(self, session: HttpSession) -> None:
-        if self.sessions.pop(session.id, None) is not None:
-            await session.close()
+    def _end(self, session: LiveSession) -> None:
+        if self.live.pop(session.id, None) is not None:
+            self.store.delete(session.id)
+            if session.stream is not None:
+                session.stream.end()
+            session.channel.close(cancel=False)  # its calls run on and keep their results
 
     async def _expire_forever(self) -> None:
         limits = self.session_limits
         while True:
             await asyncio.sleep(min(limits.unused_s / 4, limits.idle_s / 4, 60.0))
-            await self.expire()
+            self.expire()
 
-    async def expire(self) -> None:
+    def expire(self) -> None:
         """End the sessions that have been idle (or unused since initialize) past their allowance."""
-        for session in list(self.sessions.values()):
+        for session in list(self.live.values()):
             if self.session_limits.expired(session):
                 how = "idle" if session.used else "unused after initialize"
                 log.info("HTTP session %s… of %s %s; ended", session.id[:8], session.identity, how)
-                await self._end(session)
+                self._end(session)
 
     # --- checks shared by every method ----------------------------------------------------
-    def _identify(self, request: web.Request) -> str | None:
-        offered: str | None = None
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            offered = value.strip()
-        elif "token" in request.query:
-            offered = request.query["token"]
-        return self.auth.identify_token(offered)
-
     def _gate(self, request: web.Request) -> web.Response | str:
         """The caller's identity, or the response refusing it."""
         # The MCP spec's Origin rule (a MUST), and without authentication the Host rule too.
@@ -175,33 +200,40 @@ class HttpFront:
         refusal = self.origins.refusal(origins, hosts, check_host=not self.auth.required)
         if refusal is not None:
             return _error_body(403, -32600, refusal)
-        identity = self._identify(request)
+        offered: str | None = None
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            offered = value.strip()
+        elif "token" in request.query:
+            offered = request.query["token"]
+        identity = self.auth.identify_token(offered)
         if identity is None:
             response = _error_body(401, -32600, "Unauthorized: missing or invalid token")
             response.headers["WWW-Authenticate"] = 'Bearer realm="exai"'
             return response
-        version = request.headers.get(VERSION_HEADER)
-        if version is not None and version not in HEADER_VERSIONS:
-            return _error_body(400, -32600, f"Bad Request: unsupported {VERSION_HEADER} {version[:32]!r}")
         return identity
 
-    def _session(self, request: web.Request, identity: str) -> HttpSession | web.Response:
+    def _session(self, request: web.Request, identity: str) -> LiveSession | web.Response:
         session_id = request.headers.get(SESSION_HEADER)
         if not session_id:
             return _error_body(400, -32600, f"Bad Request: {SESSION_HEADER} header is required")
-        session = self.sessions.get(session_id)
+        session = self.live.get(session_id)
         if session is None or session.identity != identity:
             return _error_body(404, -32001, "Session not found; initialize a new one")
-        session.last_used = self.clock()
-        session.used = True
+        peer = session.channel.peer
+        peer.last_used, peer.used = self.clock(), True
+        self.store.put(session.id, peer)
         return session
 
-    # --- POST: one JSON-RPC message ---------------------------------------------------------
+    @staticmethod
+    def _modern_version(request: web.Request) -> bool:
+        return not eras.is_legacy_header(request.headers.get(http_headers.VERSION_HEADER))
+
+    # --- POST: one JSON-RPC message -------------------------------------------------------
     async def post(self, request: web.Request) -> web.StreamResponse:
         gate = self._gate(request)
         if isinstance(gate, web.Response):
             return gate
-        identity = gate
         accept = request.headers.get("Accept", "*/*")
         if not any(t in accept for t in ("application/json", "text/event-stream", "*/*")):
             return _error_body(406, -32600, "Not Acceptable: accept application/json or text/event-stream")
@@ -209,18 +241,24 @@ class HttpFront:
         if isinstance(body, web.Response):
             return body
         try:
-            message = jsonrpc.decode(body)
-        except jsonrpc.DecodeError as exc:
+            message = codec.decode(body)
+        except codec.DecodeError as exc:
             # With a sound id this is that request's one answer; without one nobody can match it.
             return _error_body(200 if exc.id is not None else 400, exc.code, exc.message, exc.id)
+        sse_ok = "text/event-stream" in accept or "*/*" in accept
+        modern = self._modern_version(request) or (
+            isinstance(message, Request) and codec.envelope(message.params).modern
+        )
         try:
-            return await self._message(request, identity, accept, message)
+            if modern:
+                return await self._modern(request, gate, message, sse_ok)
+            return await self._legacy(request, gate, message, sse_ok)
         except Exception:  # the error boundary of a request whose id is known: answer it
             if not isinstance(message, Request):
                 raise
             log.exception("HTTP %s %r failed", message.method, message.id)
             text = f"Internal error while handling {message.method[:100]}; the gateway's log has details"
-            return _error_body(200, jsonrpc.INTERNAL_ERROR, text, message.id)
+            return _error_body(200, codec.INTERNAL_ERROR, text, message.id)
 
     async def _body(self, request: web.Request) -> bytes | web.Response:
         """The request body, read within EXAI_HTTP_BODY_TIMEOUT_S and EXAI_WS_MAX_FRAME_BYTES."""
@@ -237,8 +275,30 @@ class HttpFront:
         refused.force_close()  # the rest of the body is not worth reading
         return refused
 
-    async def _message(
-        self, request: web.Request, identity: str, accept: str, message: Message
+    async def _modern(
+        self, request: web.Request, identity: str, message: Message, sse_ok: bool
+    ) -> web.StreamResponse:
+        if isinstance(message, Notification):
+            return web.Response(status=202)  # none is defined for this transport in 2026-07-28
+        if not isinstance(message, Request):
+            return _error_body(400, -32600, "Invalid Request: clients send no responses on Streamable HTTP")
+        channel = Channel(Peer(identity=identity, era=MODERN), None)
+        sink = StreamSink()
+        self.protocol.core.dispatch(message, channel, sink, http_headers.checker(request.headers))
+        try:
+            return await respond(
+                request,
+                sink,
+                streamed=message.method in STREAMED,
+                sse_ok=sse_ok,
+                keepalive_s=self.keepalive_s,
+            )
+        finally:
+            sink.open = False
+            channel.close(cancel=True)  # a stream closed before its answer cancels the request
+
+    async def _legacy(
+        self, request: web.Request, identity: str, message: Message, sse_ok: bool
     ) -> web.StreamResponse:
         if isinstance(message, Request) and message.method == "initialize":
             return await self._initialize(request, identity, message)
@@ -246,13 +306,12 @@ class HttpFront:
         if isinstance(found, web.Response):
             return found
         if not isinstance(message, Request):
-            found.mcp.dispatch(message)  # notifications and answers: nothing to wait for
-            return web.Response(status=202)
-        streamed = message.method in STREAMED_METHODS and "text/event-stream" in accept
-        return await self._exchange(request, found, message, streamed)
+            self.protocol.core.dispatch(message, found.channel, StreamSink(statuses=False))
+            return web.Response(status=202)  # notifications and answers: nothing to wait for
+        return await self._exchange(request, found, message, message.method in STREAMED and sse_ok, sse_ok)
 
     async def _initialize(self, request: web.Request, identity: str, message: Request) -> web.StreamResponse:
-        mine = [s for s in self.sessions.values() if s.identity == identity]
+        mine = [s for s in self.live.values() if s.identity == identity]
         try:
             evicted = self.session_limits.make_room(mine)
         except LimitExceeded as exc:
@@ -268,101 +327,72 @@ class HttpFront:
                 identity,
                 self.session_limits.max_per_client,
             )
-            await self._end(evicted)
+            self._end(evicted)
         ip = request.remote or "?"
-        session = HttpSession(secrets.token_hex(16), identity, ip, self.broker, self.catalog, self.clock)
-        self.sessions[session.id] = session
+        now = self.clock()
+        session = LiveSession(
+            secrets.token_hex(16), Peer(identity=identity, era=LEGACY, created_at=now, last_used=now), ip
+        )
+        self.live[session.id] = session
+        self.store.put(session.id, session.channel.peer)
         log.info("HTTP session %s… opened by %s from %s", session.id[:8], identity, ip)
-        answer = await self._exchange(request, session, message, streamed=False)
+        answer = await self._exchange(request, session, message, streamed=False, sse_ok=False)
         answer.headers[SESSION_HEADER] = session.id
         return answer
 
     async def _exchange(
-        self, request: web.Request, session: HttpSession, message: Request, streamed: bool
+        self, request: web.Request, session: LiveSession, message: Request, streamed: bool, sse_ok: bool
     ) -> web.StreamResponse:
-        key = route_key(message.id)
-        if key in session.waiters:
-            return _error_body(200, -32600, "Invalid Request: this id is already in use", message.id)
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        session.waiters[key] = queue
-        meta = message.params.get("_meta")
-        token = meta.get("progressToken") if isinstance(meta, dict) else None
-        if token is not None:
-            session.progress_tokens[route_key(token)] = key
+        sink = StreamSink(statuses=False)
+        session.posts += 1
         try:
-            session.mcp.dispatch(message)
-            if not streamed:
-                while True:
-                    frame = await queue.get()
-                    if "method" not in json.loads(frame):  # progress has no stream to go to here
-                        return web.Response(text=frame, content_type="application/json")
-            response = web.StreamResponse(
-                headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            self.protocol.core.dispatch(message, session.channel, sink)
+            return await respond(
+                request, sink, streamed=streamed, sse_ok=sse_ok, keepalive_s=self.keepalive_s
             )
-            await response.prepare(request)
-            try:
-                while True:
-                    frame = await queue.get()
-                    await response.write(_sse(frame))
-                    if "method" not in json.loads(frame):
-                        await response.write_eof()
-                        return response
-            except ConnectionResetError:
-                # A dropped stream is not a cancellation (MCP): the call goes on and keeps its result.
-                return response
         finally:
-            session.waiters.pop(key, None)
-            if token is not None:
-                session.progress_tokens.pop(route_key(token), None)
-            session.last_used = self.clock()
+            # A dropped stream is not a cancellation (2025): the call goes on and keeps its result.
+            sink.open = False
+            session.posts -= 1
+            session.channel.peer.last_used = self.clock()
+            self.store.put(session.id, session.channel.peer)
 
-    # --- GET: the session's stream of server messages ------------------------------------------
+    # --- GET: a legacy session's stream of server messages -----------------------------------
     async def get(self, request: web.Request) -> web.StreamResponse:
         gate = self._gate(request)
         if isinstance(gate, web.Response):
             return gate
+        if self._modern_version(request):
+            return _error_body(
+                405, -32600, "Method Not Allowed: 2026-07-28 has no GET stream; use subscriptions/listen"
+            )
         if "text/event-stream" not in request.headers.get("Accept", ""):
             return _error_body(406, -32600, "Not Acceptable: GET needs Accept: text/event-stream")
         found = self._session(request, gate)
         if isinstance(found, web.Response):
             return found
         if found.stream is not None:
-            found.stream.put_nowait(None)  # one stream per session: the newer one wins
-        stream: asyncio.Queue[str | None] = asyncio.Queue()
-        found.stream = stream
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await response.prepare(request)
-        keepalive = self.settings.exai_ws_ping_interval_s
+            found.stream.end()  # one stream per session: the newer one wins
+        sink = StreamSink(statuses=False)
+        found.stream = found.channel.sink = sink
         try:
-            while True:
-                try:
-                    frame = await asyncio.wait_for(stream.get(), keepalive)
-                except TimeoutError:
-                    await response.write(b": keep-alive\n\n")  # proxies close silent streams
-                    continue
-                if frame is None:
-                    break
-                await response.write(_sse(frame))
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+            return await stream(request, sink, self.keepalive_s)
         finally:
-            if found.stream is stream:
-                found.stream = None
-        with contextlib.suppress(ConnectionResetError):
-            await response.write_eof()
-        return response
+            sink.open = False
+            if found.stream is sink:
+                found.stream = found.channel.sink = None
 
-    # --- DELETE: end the session ------------------------------------------------------------
+    # --- DELETE: end a legacy session -----------------------------------------------------
     async def delete(self, request: web.Request) -> web.StreamResponse:
         gate = self._gate(request)
         if isinstance(gate, web.Response):
             return gate
+        if self._modern_version(request):
+            return _error_body(405, -32600, "Method Not Allowed: 2026-07-28 has no sessions to end")
         found = self._session(request, gate)
         if isinstance(found, web.Response):
             return found
-        await self._end(found)
+        self._end(found)
         return web.Response(status=204)
 
 
@@ -377,5 +407,4 @@ async def _answer_failures(
         raise
     except Exception:
         log.exception("HTTP %s %s failed", request.method, request.path)
-        message = "Internal error; the gateway's log has details"
-        return _error_body(500, jsonrpc.INTERNAL_ERROR, message)
+        return _error_body(500, codec.INTERNAL_ERROR, "Internal error; the gateway's log has details")

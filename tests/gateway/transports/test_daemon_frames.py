@@ -7,8 +7,8 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request
 
 from contracts.job import Outcome
-from gateway.legacy import may_say_hello
-from gateway.legacy_frames import (
+from gateway.transports.daemon import may_say_hello
+from gateway.transports.daemon_frames import (
     CLOSE_INVALID_JSON,
     BadFrame,
     ProtocolViolation,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from contracts.job import Outcome
-from gateway.core import codec as jsonrpc
+from gateway.core import codec
 
 CLOSE_INVALID_JSON = 4000
 CLOSE_NO_HELLO = 4002
@@ -51,14 +51,14 @@ class BadFrame(Exception):
         super().__init__(reason)
         self.reason = reason
         op = data.get("op")
-        self.op = op if isinstance(op, str) and not jsonrpc.SURROGATE.search(op) else None
+        self.op = op if isinstance(op, str) and not codec.SURROGATE.search(op) else None
         self.request_id = data.get("request_id") if _sound_id(data.get("request_id")) else None
 
 
 def _sound_id(value: Any) -> bool:
     """A request_id that can be sent back as it came (JSON has no NaN, UTF-8 no lone surrogate)."""
     if isinstance(value, str):
-        return jsonrpc.SURROGATE.search(value) is None
+        return codec.SURROGATE.search(value) is None
     if isinstance(value, float):
         return math.isfinite(value)
     return not isinstance(value, dict | list)
@@ -68,15 +68,15 @@ def parse(frame: str | bytes) -> Frame:
     """One old-protocol frame as a dict; ProtocolViolation(4000) when it is not a JSON object,
     BadFrame when it is one that cannot be used as sent."""
     try:
-        data = jsonrpc.loads(frame)
-    except jsonrpc.DecodeError:
+        data = codec.loads(frame)
+    except codec.DecodeError:
         raise ProtocolViolation(CLOSE_INVALID_JSON, "invalid JSON") from None
     if not isinstance(data, dict):
         raise ProtocolViolation(CLOSE_INVALID_JSON, "a frame must be a JSON object")
-    if jsonrpc.may_hold_surrogates(frame) and (where := jsonrpc.lone_surrogate(data)) is not None:
+    if codec.may_hold_surrogates(frame) and (where := codec.lone_surrogate(data)) is not None:
         raise BadFrame(
             data,
-            f"{jsonrpc.shown(where)} holds a lone UTF-16 surrogate (an escape such as \\ud800 without "
+            f"{codec.shown(where)} holds a lone UTF-16 surrogate (an escape such as \\ud800 without "
             "its pair), which is not valid Unicode; send well-formed strings",
         )
     if not _sound_id(data.get("request_id")):
@@ -95,7 +95,7 @@ def is_hello(frame: str | bytes) -> bool:
 
 
 def dump(frame: Frame) -> str:
-    return jsonrpc.dumps(frame)
+    return codec.dumps(frame)
 
 
 def error_frame(request_id: Any, code: str, message: str, *, op: str = "error", **extra: Any) -> Frame:
