@@ -22,7 +22,7 @@ from gateway.core.inflight import Call, InFlight, Route
 from gateway.core.outcomes import call_result, log_params, progress_params, protocol_error
 from gateway.core.peer import RequestContext, Sink
 from gateway.core.server_requests import Batch, forget
-from gateway.core.task_views import TaskRecord, TaskState, legacy_task
+from gateway.core.task_views import TaskRecord, TaskState, detailed_task, legacy_task
 
 if TYPE_CHECKING:
     from gateway.core.dispatch import Replies
@@ -150,6 +150,24 @@ class TaskWatch(Route):
     def close(self) -> None:
         """Its connection left."""
         self.inflight.detach(self.record.task_id, self)
+
+
+class CreatorWatch(TaskWatch):
+    """A task the stdio bridge asked for (``io.exai/preferTask``) to keep one of its client's
+    plain calls alive across reconnects: the call's progress under the client's token, and the
+    task's state (``notifications/tasks``, the DetailedTask) whenever it moves, on the bridge's
+    connection. Only the bridge asks for it; a client that declares the extension itself polls."""
+
+    __slots__ = ()
+
+    def outcome(self, call_id: str, outcome: Outcome) -> None:
+        interim = outcome.kind == "input_required"
+        state = (
+            TaskState(self.record, interim=outcome) if interim else TaskState(self.record, outcome=outcome)
+        )
+        if self.sink.open:
+            task = detailed_task(state, self.poll_interval_ms)
+            self.sink.post(codec.notification("notifications/tasks", task))
 
 
 def _failure(outcome: Outcome) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from gateway.core.input_state import RequestStates, input_responses
 from gateway.core.outcomes import META_RETRY_AFTER, QUEUE_UNAVAILABLE, call_status, error_result
 from gateway.core.peer import RequestContext
 from gateway.core.ports import Calls, QueueUnavailable, Telemetry
-from gateway.core.routes import CallRoute, TaskWatch
+from gateway.core.routes import CallRoute, CreatorWatch, TaskWatch
 from gateway.core.task_views import TaskRecord, TaskState, created_task, legacy_task
 from gateway.limits import ClientLimits, LimitExceeded, Slot
 
@@ -337,14 +337,17 @@ class Tools:
             return
         if plan.mode == "plain":
             return
+        watch: TaskWatch | None = None
         if plan.mode == "task":
             self.replies.result(ctx, created_task(TaskState(record), self.poll_interval_ms))
+            if ctx.prefer_task and ctx.channel.sink is not None:  # the stdio bridge, on its socket
+                watch = CreatorWatch(ctx, record, self.inflight, self.poll_interval_ms)
         else:
             self.replies.result(ctx, {"task": legacy_task(TaskState(record), self.poll_interval_ms)})
-            if not ctx.channel.closed:
-                watch = TaskWatch(ctx, record, self.inflight, self.poll_interval_ms)
-                self.inflight.attach(job.call_id, watch)
-                ctx.channel.closers.append(watch.close)
+            watch = TaskWatch(ctx, record, self.inflight, self.poll_interval_ms)
+        if watch is not None and not ctx.channel.closed:
+            self.inflight.attach(job.call_id, watch)
+            ctx.channel.closers.append(watch.close)
         with correlated(job.correlation_id):  # logged once the task exists and its answer is out
             log.info("tools/call %s as task %s (round %d)", job.tool, job.call_id, job.round)
 

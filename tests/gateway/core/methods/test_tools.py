@@ -431,3 +431,25 @@ def test_listed_tools_carry_schemas_annotations_and_task_support(era: str) -> No
     for tool in answer["result"]["tools"]:
         assert tool["inputSchema"]["type"] == "object" and tool["outputSchema"]["type"] == "object"
         assert "readOnlyHint" in tool["annotations"] and tool["execution"] == {"taskSupport": "optional"}
+
+
+def test_a_task_the_bridge_asked_for_streams_progress_and_its_end_on_the_bridges_socket() -> None:
+    """io.exai/preferTask on a socket: progress under the token, then notifications/tasks."""
+    harness = Harness()
+    conn = harness.connect(era=MODERN)
+    (created,) = conn.request(
+        1,
+        "tools/call",
+        modern(
+            {"name": "version", "arguments": {}},
+            WITH_TASKS,
+            **{"io.exai/preferTask": True, "progressToken": "p"},
+        ),
+    )
+    task_id = created["result"]["taskId"]
+    harness.progress(task_id, 1)
+    harness.finish(task_id, "v")
+    frames = conn.sink.take()
+    assert notes(frames, "notifications/progress")[0]["params"]["progressToken"] == "p"
+    (ended,) = notes(frames, "notifications/tasks")
+    assert ended["params"]["status"] == "completed" and ended["params"]["result"]["content"][0]["text"] == "v"
