@@ -194,6 +194,8 @@ class Relay:
                 return out
             if message["method"] == "notifications/progress" and isinstance(params, dict):
                 message = self._progress_seen(message, params)
+            elif isinstance(params, dict):
+                message = self._client_ids(message, params)
             if (
                 message["method"] == "notifications/tasks/status"
                 and isinstance(params, dict)
@@ -278,6 +280,19 @@ class Relay:
                 params = {"progressToken": token, "progress": pending.last_progress, "message": state}
                 out.append({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
         return out
+
+    def _client_ids(self, message: Message, params: dict[str, Any]) -> Message:
+        """A notification naming one of the client's requests by the bridge's id (a listen stream's
+        subscription id, the request a server cancellation ends) names it by the client's own."""
+        meta = params.get("_meta")
+        subscription = meta.get(modern.SUBSCRIPTION_ID) if isinstance(meta, dict) else None
+        if isinstance(meta, dict) and isinstance(subscription, str) and subscription in self.pending:
+            meta = {**meta, modern.SUBSCRIPTION_ID: self.pending[subscription].client_id}
+            params = {**params, "_meta": meta}
+        cancelled = params.get("requestId")
+        if message.get("method") == CANCELLED and isinstance(cancelled, str) and cancelled in self.pending:
+            params = {**params, "requestId": self.pending.pop(cancelled).client_id}
+        return {**message, "params": params}
 
     def _own_notification(self, method: str, params: dict[str, Any], out: Output) -> bool:
         """Handle what the gateway says about the bridge's own tasks and listens (True: handled)."""

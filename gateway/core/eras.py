@@ -73,8 +73,9 @@ def classify(
     if era is None:
         era = MODERN if env.modern or request.method == "server/discover" else LEGACY
     if era == MODERN:
-        if request.method == "initialize":
+        if request.method == "initialize" and not env.modern:
             # A legacy handshake on a modern stream: name what we speak, so the client can re-probe.
+            # (With a modern envelope it is a removed method: -32601 from the dispatcher.)
             raise UnsupportedVersion(request.params.get("protocolVersion"), list(MODERN_VERSIONS))
         context = _modern(request, env, channel, sink, header_check)
         peer.era = MODERN  # the ladder passed: the stream is modern from now on

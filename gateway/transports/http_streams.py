@@ -56,14 +56,13 @@ async def respond(
 ) -> web.StreamResponse:
     """The HTTP answer of one request whose message the core already has."""
     first: Item | None = None
-    if not (streamed and sse_ok):
-        while True:
+    if not (streamed and sse_ok and sink.queue.empty()):
+        while True:  # returns at once when something is queued already (a refusal, a listen ack)
             item = await sink.queue.get()
             if item is None:
                 return web.Response(status=204)
-            frame, final = item
-            if final:
-                return web.Response(text=frame, status=sink.status, content_type="application/json")
+            if item[1]:
+                return web.Response(text=item[0], status=sink.status, content_type="application/json")
             if sse_ok:
                 first = item  # a notification or a request of ours comes first: stream it
                 break

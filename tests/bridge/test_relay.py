@@ -265,3 +265,28 @@ def test_cancelling_a_modern_call_cancels_the_bridges_task() -> None:
     (cancel,) = out.to_gateway
     assert cancel["method"] == "tasks/cancel" and cancel["params"]["taskId"] == "t2"
     assert cancel["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] == "2026-07-28"
+
+
+def test_a_listen_streams_notes_name_the_clients_own_request_id() -> None:
+    """The gateway tags them with the bridge's id; the client gets its own (acknowledgement and
+    a server cancellation alike)."""
+    relay = Relay()
+    relay.reconnected()
+    out = relay.from_client(
+        {
+            "jsonrpc": "2.0",
+            "id": 41,
+            "method": "subscriptions/listen",
+            "params": {"notifications": {}, "_meta": MODERN_META},
+        }
+    )
+    gid = out.to_gateway[0]["id"]
+    ack = {
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": gid}, "notifications": {}},
+    }
+    (seen,) = relay.from_gateway(ack).to_client
+    assert seen["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 41
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": gid}}
+    assert relay.from_gateway(cancel).to_client[0]["params"]["requestId"] == 41

@@ -91,7 +91,7 @@ class LegacyTasks:
         """Wait until the task is terminal (admitted against the caps like any wait), then answer."""
         state = await self.access.owned(params.get("taskId"), ctx.identity)
         if state.outcome is not None:
-            return self._answer(state.record.task_id, state.outcome)
+            return self._answer(state, state.outcome)
         wait = ResultWait(ctx, state, self)
         ctx.wait(wait)  # keeps the place among the outstanding requests the dispatcher gave it
         self.inflight.attach(state.record.task_id, wait)
@@ -105,11 +105,12 @@ class LegacyTasks:
             wait.ask(again)
         return DEFERRED
 
-    def _answer(self, task_id: str, outcome: Outcome) -> dict[str, Any]:
+    def _answer(self, state: TaskState, outcome: Outcome) -> dict[str, Any]:
+        """What the task's tools/call would have answered, with the related-task key."""
         if outcome.kind == "protocol_error":
             raise protocol_error(outcome)
-        result = call_result(outcome)
-        result["_meta"][RELATED_TASK] = {"taskId": task_id}
+        result = call_result(outcome, state.record.correlation_id)
+        result["_meta"][RELATED_TASK] = {"taskId": state.record.task_id}
         return result
 
 
@@ -132,7 +133,7 @@ class ResultWait(Route):
             self.ask(TaskState(self.state.record, interim=outcome))
             return
         try:
-            answer = self.tasks._answer(call_id, outcome)
+            answer = self.tasks._answer(self.state, outcome)
         except ProtocolError as exc:
             self.tasks.replies.error(self.ctx, exc)
             return

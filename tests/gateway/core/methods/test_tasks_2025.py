@@ -43,6 +43,7 @@ async def test_tasks_result_waits_on_a_route_and_answers_what_the_call_would_hav
     harness.finish(task_id, "v", structured={"status": "success"})
     (answer,) = results(conn.sink.take())
     assert answer["id"] == 1 and answer["result"]["_meta"][RELATED] == {"taskId": task_id}
+    assert answer["result"]["_meta"]["io.exai/correlation_id"] == harness.record(task_id).correlation_id
     assert answer["result"]["structuredContent"] == {"status": "success"}
     server_result("tools/call", LEGACY_VERSION, answer["result"])
 
