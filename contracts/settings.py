@@ -183,22 +183,28 @@ class Settings(BaseSettings):
     # --- durable calls (MCP tasks) and crash recovery ----------------------------------------
     exai_tasks_page_size: Annotated[int, Field(ge=1, le=1000)] = 100  # tasks per tasks/list page
     exai_task_poll_interval_s: Seconds = 1.0  # pollInterval suggested to task clients
-    # A modern client declaring the tasks extension gets a task at once for a task-capable tool
-    # expected to run longer than this (a workflow's expert step, consensus, thinkdeep).
-    exai_task_threshold_s: Annotated[float, Field(ge=0)] = 30.0
+    exai_task_threshold_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="A modern client declaring the tasks extension gets a task at once for a task-capable "
+        "tool expected to run longer than this (a workflow's expert step, consensus, thinkdeep).",
+    )
 
     # --- 2026-07-28: input rounds (MRTR), lists, streams ------------------------------------
-    # HMAC keys sealing requestState, "key1,key2": the first seals, every one verifies (rotate by
-    # putting the new key first). Unset: the gateways agree on one random key through Redis.
-    exai_request_state_keys: SecretStr | None = None
-    exai_request_state_ttl_s: Seconds = 600.0  # how long a requestState stays valid
-    exai_request_state_max_bytes: Annotated[int, Field(ge=1024)] = 65536  # largest sealed state
-    exai_input_max_rounds: Annotated[int, Field(ge=1, le=100)] = 8  # input rounds per call
-    exai_list_ttl_ms: Annotated[int, Field(ge=0)] = 300_000  # ttlMs on lists and server/discover
+    exai_request_state_keys: SecretStr | None = Field(
+        default=None,
+        description='HMAC keys sealing MRTR requestState, "key1,key2": the first seals, every one verifies '
+        "(rotate by putting the new key first); unset: the gateways agree on one random key through Redis.",
+    )
+    exai_request_state_ttl_s: Seconds = 600.0  # how long a sealed requestState is accepted on a retry
+    exai_request_state_max_bytes: Annotated[int, Field(ge=1024)] = 65536  # largest requestState sealed
+    exai_input_max_rounds: Annotated[int, Field(ge=1, le=100)] = 8  # input rounds (MRTR, task input) per call
+    exai_list_ttl_ms: Annotated[int, Field(ge=0)] = 300_000  # the ttlMs of public lists and server/discover
     exai_sse_keepalive_s: Seconds = 15.0  # a comment line on SSE streams silent this long
     exai_listen_max_streams: Annotated[int, Field(ge=1)] = 1024  # subscriptions/listen streams per process
-    # Notifications buffered for one slow listen stream before the gateway ends it.
-    exai_listen_max_backlog: Annotated[int, Field(ge=1)] = 1024
+    exai_listen_max_backlog: int = Field(
+        default=1024, ge=1, description="Notifications queued for one slow listen stream before it is ended."
+    )
     # A worker beats every third of this; once it is silent this long, a live worker hands the
     # messages it held back to their queues and takes over its calls' claims.
     exai_consumer_heartbeat_s: Annotated[float, Field(ge=0.5)] = 3.0  # silent this long: calls go elsewhere
