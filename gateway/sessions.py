@@ -4,7 +4,7 @@ A session's state is one :class:`~gateway.core.peer.Peer` (JSON), behind the :cl
 port. :class:`LocalSessions` keeps them in this process; a Redis store (one key per session with
 the idle TTL, refreshed on use) is a drop-in replacement, so any gateway process could serve any
 request of any session. What is not in the Peer belongs to the process holding a stream: the
-requests a session waits to answer and its GET stream (``gateway.transports.http``).
+requests a session waits to answer and its GET stream (:class:`LiveSession`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from gateway.core.peer import Peer
+from gateway.core.peer import Channel, Peer, Sink
 
 
 class SessionStore(Protocol):
@@ -46,3 +46,29 @@ class LocalSessions:
 
     def __len__(self) -> int:
         return len(self._peers)
+
+
+class LiveSession:
+    """A legacy session's process-local side: its channel, its GET stream, its open POSTs."""
+
+    def __init__(self, session_id: str, peer: Peer, ip: str) -> None:
+        self.id = session_id
+        self.ip = ip
+        self.channel = Channel(peer, None)
+        self.stream: Sink | None = None
+        self.posts = 0
+
+    @property
+    def identity(self) -> str:
+        return self.channel.peer.identity
+
+    @property
+    def last_used(self) -> float:
+        return self.channel.peer.last_used
+
+    @property
+    def used(self) -> bool:
+        return self.channel.peer.used
+
+    def busy(self) -> bool:
+        return self.posts > 0 or bool(self.channel.pending) or self.stream is not None

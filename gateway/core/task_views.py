@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from contracts.job import Outcome
@@ -49,13 +49,16 @@ class TaskRecord:
     log: bool = False
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # Every call writes one: no deep copy of the fields (dataclasses.asdict) on the way.
+        return json.dumps({name: getattr(self, name) for name in RECORD_FIELDS}, separators=(",", ":"))
 
     @classmethod
     def load(cls, raw: bytes | str) -> TaskRecord:
         data = json.loads(raw)
-        known = {name: value for name, value in data.items() if name in cls.__dataclass_fields__}
-        return cls(**known)
+        return cls(**{name: value for name, value in data.items() if name in RECORD_FIELDS})
+
+
+RECORD_FIELDS = tuple(field.name for field in fields(TaskRecord))
 
 
 @dataclass(frozen=True)

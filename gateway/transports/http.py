@@ -40,7 +40,7 @@ from gateway.core.errors import LIMIT_EXCEEDED
 from gateway.core.peer import LEGACY, MODERN, Channel, Peer
 from gateway.http_guard import Guards
 from gateway.limits import ConnectionLimits, LimitExceeded, SessionLimits
-from gateway.sessions import LocalSessions, SessionStore
+from gateway.sessions import LiveSession, LocalSessions, SessionStore
 from gateway.transports import http_headers
 from gateway.transports.http_streams import StreamSink, respond, stream
 
@@ -56,32 +56,6 @@ def _error_body(status: int, code: int, message: str, msg_id: Any = None, data: 
     return web.Response(
         text=codec.error(msg_id, code, message, data), status=status, content_type="application/json"
     )
-
-
-class LiveSession:
-    """A legacy session's process-local side: its channel, its GET stream, its open POSTs."""
-
-    def __init__(self, session_id: str, peer: Peer, ip: str) -> None:
-        self.id = session_id
-        self.ip = ip
-        self.channel = Channel(peer, None)
-        self.stream: StreamSink | None = None
-        self.posts = 0
-
-    @property
-    def identity(self) -> str:
-        return self.channel.peer.identity
-
-    @property
-    def last_used(self) -> float:
-        return self.channel.peer.last_used
-
-    @property
-    def used(self) -> bool:
-        return self.channel.peer.used
-
-    def busy(self) -> bool:
-        return self.posts > 0 or bool(self.channel.pending) or self.stream is not None
 
 
 class HttpFront:
