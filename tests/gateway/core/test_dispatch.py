@@ -194,3 +194,10 @@ def test_a_lone_surrogate_in_a_tool_name_or_task_id_is_refused_with_the_request_
     ]
     assert [(a["id"], a["error"]["code"]) for a in answers] == [(1, -32602), (2, -32602), (None, -32600)]
     assert "params.name" in answers[0]["error"]["message"] and "taskId" in answers[1]["error"]["message"]
+
+
+def test_every_method_the_core_serves_has_a_metric_label_of_its_own(harness: Harness) -> None:
+    """contracts.events.MCP_METHODS bounds the method label: each served method is in it."""
+    from contracts.events import MCP_METHODS
+
+    assert set(harness.protocol.core.methods) <= MCP_METHODS
