@@ -78,7 +78,7 @@ class Listeners:
     def add_session(self, channel: Channel) -> None:
         """A legacy session hears of list changes on its own stream (its socket, its GET stream)."""
         self.sessions.add(channel)
-        channel.closers.append(lambda: self.sessions.discard(channel))
+        channel.closers.add(lambda: self.sessions.discard(channel))
 
     def watched_tasks(self) -> set[str]:
         return {task_id for sub in self.subscriptions for task_id in sub.task_ids}

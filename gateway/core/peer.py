@@ -90,7 +90,8 @@ class Channel:
         self.sink = sink  # unsolicited notifications: the socket, a session's GET stream, or none
         self.pending: dict[RequestId, Pending] = {}
         self.asked: dict[str, Any] = {}  # server→client requests in flight, by our id (server_requests)
-        self.closers: list[Callable[[], None]] = []  # run when it closes (a 2025 task's status watch)
+        # Run when it closes (a task's status watch, removed again when the task ends).
+        self.closers: set[Callable[[], None]] = set()
         self.closed = False
 
     def close(self, *, cancel: bool) -> None:
@@ -104,7 +105,7 @@ class Channel:
             else:
                 entry.abandon()
         self.asked.clear()
-        closers, self.closers = self.closers, []
+        closers, self.closers = self.closers, set()
         for close in closers:
             close()
 

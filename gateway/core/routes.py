@@ -143,6 +143,8 @@ class TaskWatch(Route):
         state = (
             TaskState(self.record, interim=outcome) if interim else TaskState(self.record, outcome=outcome)
         )
+        if not interim:
+            self.ctx.channel.closers.discard(self.close)  # ended: nothing to detach any more
         if self.sink.open:
             task = legacy_task(state, self.poll_interval_ms)
             self.sink.post(codec.notification("notifications/tasks/status", task), droppable=True)
@@ -165,6 +167,8 @@ class CreatorWatch(TaskWatch):
         state = (
             TaskState(self.record, interim=outcome) if interim else TaskState(self.record, outcome=outcome)
         )
+        if not interim:
+            self.ctx.channel.closers.discard(self.close)
         if self.sink.open:
             task = detailed_task(state, self.poll_interval_ms)
             self.sink.post(codec.notification("notifications/tasks", task))

@@ -347,7 +347,7 @@ class Tools:
             watch = TaskWatch(ctx, record, self.inflight, self.poll_interval_ms)
         if watch is not None and not ctx.channel.closed:
             self.inflight.attach(job.call_id, watch)
-            ctx.channel.closers.append(watch.close)
+            ctx.channel.closers.add(watch.close)
         with correlated(job.correlation_id):  # logged once the task exists and its answer is out
             log.info("tools/call %s as task %s (round %d)", job.tool, job.call_id, job.round)
 

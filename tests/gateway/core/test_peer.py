@@ -28,7 +28,7 @@ def test_closing_a_channel_cancels_or_abandons_every_pending_request_and_runs_it
         channel = Channel(Peer("alice"), None)
         entry, ran = Entry(), []
         channel.pending[1] = entry
-        channel.closers.append(lambda ran=ran: ran.append(1))  # type: ignore[misc]
+        channel.closers.add(lambda ran=ran: ran.append(1))  # type: ignore[misc]
         channel.close(cancel=cancel)
         channel.close(cancel=cancel)
         assert entry.how == expected and ran == [1] and channel.pending == {}

@@ -354,6 +354,7 @@ def test_a_2025_task_answers_with_its_task_and_tells_its_connection_when_it_ends
     harness = Harness()
     conn = legacy(harness)
     params = {"name": "version", "arguments": {}, "task": {"ttl": 10**12}, "_meta": {"progressToken": "t"}}
+    before = len(conn.channel.closers)
     (created,) = conn.request(1, "tools/call", params)
     task = created["result"]["task"]
     assert task["status"] == "working" and task["ttl"] == 3600 * 1000
@@ -363,6 +364,7 @@ def test_a_2025_task_answers_with_its_task_and_tells_its_connection_when_it_ends
     assert notes(frames, "notifications/progress")[0]["params"]["progressToken"] == "t"
     (status,) = notes(frames, "notifications/tasks/status")
     assert status["params"]["taskId"] == task["taskId"] and status["params"]["status"] == "completed"
+    assert len(conn.channel.closers) == before  # an ended task's watch leaves nothing on the connection
 
 
 def test_2025_task_support_rules_are_method_not_found() -> None:
