@@ -10,8 +10,7 @@ another). The fixture pack provides the tools that ask for input.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -22,12 +21,11 @@ import redis
 from contracts.job import Outcome
 from contracts.names import result_key
 from tests.support.clients import WAIT
-from tests.support.stack import TOKEN, Stack, gateway_urls, running_stack
+from tests.support.modern_http import AUTH, VERSION, answer_of, body, headers, post, stream
+from tests.support.stack import Stack, gateway_urls, running_stack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
-VERSION = "2026-07-28"
-AUTH = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json, text/event-stream"}
 TASKS = "io.modelcontextprotocol/tasks"
 
 
@@ -47,61 +45,6 @@ def other_gateway(stack: Stack) -> Iterator[str]:
         yield gateway_urls(gateway)[1]
     finally:
         gateway.stop()
-
-
-def body(
-    msg_id: Any, method: str, params: dict[str, Any] | None = None, **capabilities: Any
-) -> dict[str, Any]:
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": VERSION,
-        "io.modelcontextprotocol/clientCapabilities": capabilities,
-        "io.modelcontextprotocol/clientInfo": {"name": "httpx", "version": "1"},
-    }
-    params = dict(params or {})
-    params["_meta"] = {**meta, **params.get("_meta", {})}
-    return {"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params}
-
-
-def headers(message: dict[str, Any], **extra: str) -> dict[str, str]:
-    out = {**AUTH, "MCP-Protocol-Version": VERSION, "Mcp-Method": message["method"]}
-    params = message["params"]
-    name = params.get("name") or params.get("uri") or params.get("taskId")
-    if name is not None:
-        out["Mcp-Name"] = str(name)
-    return {**out, **extra}
-
-
-async def post(url: str, message: dict[str, Any], **extra: str) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=WAIT) as client:
-        return await client.post(url, json=message, headers=headers(message, **extra))
-
-
-@asynccontextmanager
-async def stream(
-    url: str, message: dict[str, Any]
-) -> AsyncIterator[tuple[httpx.Response, AsyncIterator[dict[str, Any]]]]:
-    async with (
-        httpx.AsyncClient(timeout=WAIT) as client,
-        client.stream("POST", url, json=message, headers=headers(message)) as response,
-    ):
-
-        async def events() -> AsyncIterator[dict[str, Any]]:
-            async for line in response.aiter_lines():
-                if line.startswith("data: "):
-                    yield json.loads(line[6:])
-
-        yield response, events()
-
-
-async def answer_of(url: str, message: dict[str, Any]) -> dict[str, Any]:
-    """The answer to one request, whether it comes as JSON or at the end of an SSE stream."""
-    async with stream(url, message) as (response, events):
-        if response.headers["Content-Type"].startswith("application/json"):
-            return dict(json.loads(await response.aread()))
-        async for event in events:
-            if "method" not in event:
-                return event
-    raise AssertionError("the stream ended without an answer")
 
 
 async def test_an_immediate_answer_is_json_and_no_session_is_minted_or_needed(stack: Stack) -> None:
