@@ -193,3 +193,108 @@ def backend_parked_bytes(count: int) -> tuple[float, list[Pending]]:
         broker.pending[job.call_id] = pending
         kept.append(pending)
     return (tracemalloc.get_traced_memory()[0] - before) / count, kept
+
+
+class FakeCalls:
+    """The protocol core's ``Calls`` port on the same backend, for this project's half of the benchmark.
+
+    What ``gateway.calls.enqueue.Enqueuer`` does on its enqueue thread — the task record through a
+    pipeline that sends nothing — is done inline, and the job is "sent"; the reply arrives on a
+    later turn of the loop and is decoded and handed to the in-flight registry, as the reply
+    listener does. ``hold`` and :meth:`release_all` work as for :class:`FakeBroker`.
+    """
+
+    def __init__(self, *, hold: bool = False) -> None:
+        self.hold = hold
+        self.inflight: Any = None  # the core's InFlight, set once the core is assembled
+        self.pending: dict[str, None] = {}
+        self.pipe = NullSyncPipeline()
+        self._template = reply_template()
+        self._watch: tuple[int, asyncio.Event] | None = None
+
+    def new_job(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        client: str,
+        correlation_id: str | None,
+        capabilities: Any,
+        progress: bool,
+        log: bool,
+        call_id: str | None = None,
+        round: int = 0,
+        input_responses: dict[str, Any] | None = None,
+        continuation: dict[str, Any] | None = None,
+    ) -> Job:
+        call_id = call_id or uuid.uuid4().hex
+        return Job(
+            call_id=call_id,
+            tool=tool,
+            arguments=dict(arguments),
+            reply_to="exai:replies:bench",
+            deadline=time.time() + CALL_TIMEOUT_S,
+            client=client,
+            correlation_id=correlation_id or call_id,
+            progress=progress,
+            client_capabilities=dict(capabilities),
+            input_responses=input_responses,
+            continuation=continuation,
+            round=round,
+            log=log,
+        )
+
+    def submit(
+        self, job: Job, record: Any, headers: dict[str, str], done: Callable[[BaseException | None], None]
+    ) -> None:
+        self.pipe.set(f"exai:task:{record.task_id}", record.dump(), px=record.ttl_ms)
+        self.pipe.zadd(f"exai:tasks:{record.owner}", {record.task_id: record.created_at})
+        self.pipe.zremrangebyscore(f"exai:tasks:{record.owner}", "-inf", time.time() - RESULT_TTL_S)
+        self.pipe.expire(f"exai:tasks:{record.owner}", RESULT_TTL_S)
+        self.pipe.execute()
+        loop = asyncio.get_running_loop()
+        loop.call_soon(done, None)  # the enqueue thread's completion, on a later turn
+        if not self.hold:
+            loop.call_soon(self.reply, job.call_id)
+            return
+        self.pending[job.call_id] = None
+        if self._watch is not None and len(self.pending) >= self._watch[0]:
+            self._watch[1].set()
+
+    def reply(self, call_id: str) -> None:
+        """What the reply listener does with one message from the gateway's channel."""
+        event = decode_event(self._template.format(call_id=call_id))
+        self.pending.pop(event.call_id, None)
+        if isinstance(event, ResultEvent):
+            self.inflight.complete(event.call_id, event.outcome)
+
+    def cancel(self, call_id: str) -> Any:
+        self.pending.pop(call_id, None)
+        outcome = Outcome(call_id=call_id, text="cancelled", is_error=True, error_code="CANCELLED")
+        self.inflight.complete(call_id, outcome)
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future.set_result(outcome)
+        return future
+
+    def parked(self, count: int) -> asyncio.Event:
+        event = asyncio.Event()
+        self._watch = (count, event)
+        if len(self.pending) >= count:
+            event.set()
+        return event
+
+    def release_all(self) -> None:
+        for call_id in list(self.pending):
+            self.reply(call_id)
+
+
+class NullSyncPipeline:
+    """The enqueue thread's (blocking) pipeline of a task record, sending nothing."""
+
+    def set(self, *_: Any, **__: Any) -> None: ...
+    def zadd(self, *_: Any, **__: Any) -> None: ...
+    def zremrangebyscore(self, *_: Any, **__: Any) -> None: ...
+    def expire(self, *_: Any, **__: Any) -> None: ...
+
+    def execute(self) -> list[Any]:
+        return []

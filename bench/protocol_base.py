@@ -1,6 +1,8 @@
 """``python -m bench.protocol_base`` (``make bench-protocol``): CPU and memory per call of two protocol cores.
 
-(a) this project's own layer (``gateway/session.py`` over frames, ``gateway/http.py`` over HTTP) and
+(a) this project's own layer (the protocol core ``gateway/core`` over frames, in both eras, and
+``gateway/transports/http.py`` over HTTP; until issue 11 it was ``gateway/session.py``, whose figures
+are kept in ``docs/benchmarks/protocol_base-session.json``) and
 (b) ``mcp`` 2.x's low-level server (its stdio transport over in-memory pipes, its in-memory
 transport, its Streamable HTTP app under uvicorn), both handling ``tools/call`` and ``tools/list``
 on the same fake backend (``bench/fake_broker.py``: no Redis, no Celery; each call's reply is
@@ -60,10 +62,11 @@ def mcp2_version(python: Path) -> str:
 async def current_round(calls: int, concurrencies: list[int]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for concurrency in concurrencies:
-        for method in ("tools/call", "tools/list"):
-            out[f"current frames 2025-11-25 {method} c={concurrency}"] = await protocol_current.measure(
-                method, calls, concurrency
-            )
+        for era, version in (("legacy", "2025-11-25"), ("modern", "2026-07-28")):
+            for method in ("tools/call", "tools/list"):
+                out[f"current frames {version} {method} c={concurrency}"] = await protocol_current.measure(
+                    method, calls, concurrency, era
+                )
     return out
 
 
@@ -96,7 +99,10 @@ def in_process(args: argparse.Namespace, concurrencies: list[int]) -> dict[str, 
 
 
 def parked(args: argparse.Namespace) -> dict[str, Any]:
-    out = {"current parked 2025-11-25": asyncio.run(protocol_current.parked(args.parked))}
+    out = {
+        "current parked 2025-11-25": asyncio.run(protocol_current.parked(args.parked)),
+        "current parked 2026-07-28": asyncio.run(protocol_current.parked(args.parked, "modern")),
+    }
     out.update(
         mcp2_json(
             args.mcp2_python,
@@ -119,7 +125,7 @@ def over_http(args: argparse.Namespace) -> dict[str, Any]:
         "mcp2 http (starlette+uvicorn)": [str(args.mcp2_python), "-m", "bench.protocol_mcp2", "--serve-http"],
     }
     eras = {
-        "current http (aiohttp)": [http_load.LEGACY],
+        "current http (aiohttp)": [http_load.LEGACY, http_load.MODERN],
         "mcp2 http (starlette+uvicorn)": [http_load.LEGACY, http_load.MODERN],
     }
     runs: dict[str, list[dict[str, Any]]] = {}

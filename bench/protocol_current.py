@@ -1,27 +1,31 @@
-"""This project's protocol layer in the protocol benchmark: ``gateway.session.Session`` fed frames.
+"""This project's protocol layer in the protocol benchmark: the protocol core (``gateway.core``) fed frames.
 
-The session is the very object a WebSocket connection gets (``gateway/server.py`` only passes it
-frames and its ``send``); here it is fed prepared JSON-RPC text frames in-process and its outgoing
-frames are counted. Calls go to :class:`bench.fake_broker.FakeBroker`, which answers each one from
-the event loop as the Redis reply listener would. ``serve_http`` runs the Streamable HTTP front
-(``gateway/http.py``, each HTTP session wrapping a ``Session``) on the same backend, for the HTTP
-half of the benchmark.
+A WebSocket connection is one :class:`~gateway.core.peer.Channel` whose frames go through
+``Core.receive`` and whose answers a writer task drains from a
+:class:`~gateway.transports.websocket.SocketSink` (exactly what ``gateway/transports/websocket.py``
+sets up); here the frames are prepared JSON-RPC text fed in-process and the written frames are
+counted. Calls go to :class:`bench.fake_broker.FakeCalls`, the core's ``Calls`` port on the same
+fake backend as the ``mcp`` 2.x half, answered from the event loop as the reply listener does.
+``serve_http`` runs the Streamable HTTP front (``gateway/transports/http.py``) on the same backend.
+Both eras can be driven: ``era="modern"`` sends every request with the 2026-07-28 ``_meta``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, cast
+from typing import Any
 
-from bench.fake_broker import FakeBroker
+from bench.fake_broker import FakeCalls
 from bench.protocol_measure import Answers, checked_run, parked_cost
 from contracts.settings import Settings
 from gateway.auth import Authenticator
-from gateway.calls import CallBroker
-from gateway.http import HttpFront
-from gateway.session import Session
-from gateway.tool_catalog import ToolCatalog
+from gateway.catalog import Catalog
+from gateway.core.assembly import Ports, Protocol, assemble
+from gateway.core.peer import Channel, Peer
+from gateway.limits import ClientLimits
+from gateway.transports.http import HttpFront
+from gateway.transports.websocket import SocketSink
 
 IDENTITY = "bench"
 CALL_ARGUMENTS = {"prompt": "Explain idempotent Celery tasks in two sentences"}
@@ -30,6 +34,12 @@ INITIALIZE = {
     "capabilities": {},
     "clientInfo": {"name": "bench", "version": "1"},
 }
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+}
+STATE_KEY = b"bench-request-state-key-0123456789"
 
 
 def bench_settings() -> Settings:
@@ -42,73 +52,118 @@ def bench_settings() -> Settings:
     )
 
 
-def frames(method: str, count: int) -> list[str]:
+class NoThreads:
+    """No conversation threads (the benchmark reads none)."""
+
+    async def get(self, owner: str, thread_id: str) -> None:
+        return None
+
+    async def recent(self, owner: str, limit: int) -> list[Any]:
+        return []
+
+
+class NoTasks:
+    """No task store reads (the benchmark's calls are plain)."""
+
+    async def state(self, task_id: str) -> None:
+        return None
+
+
+def protocol(calls: FakeCalls, settings: Settings | None = None) -> Protocol:
+    settings = settings or bench_settings()
+    built = assemble(
+        Ports(
+            settings=settings,
+            catalog=Catalog(),
+            calls=calls,
+            store=NoTasks(),  # type: ignore[arg-type]
+            threads=NoThreads(),  # type: ignore[arg-type]
+            state_keys=(STATE_KEY,),
+            limits=ClientLimits.from_settings(settings),
+        )
+    )
+    calls.inflight = built.inflight
+    return built
+
+
+def frames(method: str, count: int, era: str = "legacy") -> list[str]:
     """``count`` requests of ``method`` as the text frames a client sends (ids 1…count)."""
     params: dict[str, Any] = {"name": "chat", "arguments": CALL_ARGUMENTS} if method == "tools/call" else {}
+    if era == "modern":
+        params["_meta"] = MODERN_META
     return [
         json.dumps({"jsonrpc": "2.0", "id": i, "method": method, "params": params})
         for i in range(1, count + 1)
     ]
 
 
-class SessionDriver:
-    """One ``Session`` with its writer task, as ``Gateway._handle`` sets it up, counting what it sends."""
+class CoreDriver:
+    """One connection's channel, sink and writer task, counting what it writes."""
 
-    def __init__(self, *, hold: bool = False) -> None:
-        self.broker = FakeBroker(bench_settings(), hold=hold)
+    def __init__(self, *, hold: bool = False, era: str = "legacy") -> None:
+        self.calls = FakeCalls(hold=hold)
+        self.protocol = protocol(self.calls)
         self.answers = Answers()
-        self.session = Session(cast(CallBroker, self.broker), ToolCatalog(), IDENTITY, self._send)
+        self.era = era
+        self.sink = SocketSink()
+        self.channel = Channel(Peer(identity=IDENTITY), self.sink)
         self._writer: asyncio.Task[None] | None = None
 
     async def _send(self, frame: str) -> None:
         self.answers.hit(frame)
 
-    async def __aenter__(self) -> SessionDriver:
-        self._writer = asyncio.create_task(self.session.write_forever())
-        done = self.answers.expect(1)
-        self.session.handle(
-            json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INITIALIZE})
-        )
-        self.session.handle(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        await asyncio.wait_for(done.wait(), 10)
+    def handle(self, frame: str) -> None:
+        self.protocol.core.receive(frame, self.channel, self.sink)
+
+    async def __aenter__(self) -> CoreDriver:
+        self._writer = asyncio.create_task(self.sink.write_forever(self._send))
+        if self.era == "legacy":
+            done = self.answers.expect(1)
+            self.handle(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INITIALIZE}))
+            self.handle(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            await asyncio.wait_for(done.wait(), 10)
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await self.session.close()
+        self.channel.close(cancel=False)
         if self._writer is not None:
             self._writer.cancel()
 
 
-async def measure(method: str, calls: int, concurrency: int) -> dict[str, Any]:
-    """CPU per request of ``method`` through a session, ``concurrency`` in flight at a time."""
-    async with SessionDriver() as driver:
+async def measure(method: str, calls: int, concurrency: int, era: str = "legacy") -> dict[str, Any]:
+    """CPU per request of ``method`` through the core, ``concurrency`` in flight at a time."""
+    async with CoreDriver(era=era) as driver:
         return await checked_run(
             method,
-            frames(method, min(calls, 200)),
-            frames(method, calls),
+            frames(method, min(calls, 200), era),
+            frames(method, calls, era),
             concurrency,
-            driver.session.handle,
+            driver.handle,
             driver.answers,
             json.loads,
-            len(driver.session.catalog.specs),
+            len(driver.protocol.tools.catalog.specs),
         )
 
 
-async def parked(count: int) -> dict[str, Any]:
-    async with SessionDriver(hold=True) as driver:
-        prepared = frames("tools/call", count)
+async def parked(count: int, era: str = "legacy") -> dict[str, Any]:
+    async with CoreDriver(hold=True, era=era) as driver:
+        prepared = frames("tools/call", count, era)
 
         def send_all() -> None:
             for frame in prepared:
-                driver.session.handle(frame)
+                driver.handle(frame)
 
-        return await parked_cost(driver.broker, count, send_all, driver.answers)
+        return await parked_cost(driver.calls, count, send_all, driver.answers)
 
 
 async def serve_http() -> None:
     """The Streamable HTTP front on the fake backend; prints ``PORT <n>`` and serves until killed."""
     settings = bench_settings()
-    front = HttpFront(settings, cast(CallBroker, FakeBroker(settings)), ToolCatalog(), Authenticator({}))
+
+    async def ping() -> bool:
+        return True
+
+    front = HttpFront(settings, protocol(FakeCalls(), settings), Authenticator({}), ping)
     port = await front.start("127.0.0.1", 0)
     print(f"PORT {port}", flush=True)
     try:

@@ -39,7 +39,7 @@ from mcp.shared.message import SessionMessage
 
 from bench.fake_broker import FakeBroker, result_of
 from bench.protocol_measure import Answers, best_of, checked_run, parked_cost
-from gateway.tool_catalog import ToolCatalog
+from gateway.catalog import Catalog
 
 IDENTITY = "bench"
 LEGACY, MODERN = "2025-11-25", "2026-07-28"
@@ -52,7 +52,7 @@ MODERN_META = {
 INITIALIZE = {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}
 
 
-def build_server(broker: FakeBroker, catalog: ToolCatalog, *, otel: bool = True) -> Server[Any]:
+def build_server(broker: FakeBroker, catalog: Catalog, *, otel: bool = True) -> Server[Any]:
     # A dict result must name its resultType itself on the 2026 wire (the typed models default it);
     # the 2025 surface drops the field again.
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> Any:
@@ -203,7 +203,7 @@ def from_model(answer: Any) -> dict[str, Any]:
 async def measure_stdio(
     method: str, era: str, calls: int, concurrency: int, otel: bool = True
 ) -> dict[str, Any]:
-    catalog = ToolCatalog()
+    catalog = Catalog()
     server = build_server(FakeBroker(), catalog, otel=otel)
     async with stdio_session(server, era) as (pipe, answers):
         warm, timed = lines(method, min(calls, 200), era), lines(method, calls, era)
@@ -213,7 +213,7 @@ async def measure_stdio(
 
 
 async def measure_memory(method: str, era: str, calls: int, concurrency: int) -> dict[str, Any]:
-    catalog = ToolCatalog()
+    catalog = Catalog()
     server = build_server(FakeBroker(), catalog)
     async with memory_session(server, era) as (send, answers):
         warm, timed = messages(method, min(calls, 200), era), messages(method, calls, era)
@@ -224,7 +224,7 @@ async def measure_memory(method: str, era: str, calls: int, concurrency: int) ->
 
 async def parked_stdio(era: str, count: int) -> dict[str, Any]:
     broker = FakeBroker(hold=True)
-    server = build_server(broker, ToolCatalog())
+    server = build_server(broker, Catalog())
     async with stdio_session(server, era) as (pipe, answers):
         prepared = lines("tools/call", count, era)
 
@@ -256,7 +256,7 @@ async def measure_all(calls: int, concurrencies: list[int], parked: int, rounds:
 
 async def serve_http() -> None:
     """Its Streamable HTTP app under uvicorn on the fake backend; prints ``PORT <n>``, serves until killed."""
-    server = build_server(FakeBroker(), ToolCatalog())
+    server = build_server(FakeBroker(), Catalog())
     app = server.streamable_http_app(host="127.0.0.1")
     web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
     serving = asyncio.create_task(web.serve())

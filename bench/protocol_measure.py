@@ -83,7 +83,7 @@ def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def parked_cost(
-    broker: FakeBroker, count: int, send_all: Callable[[], Awaitable[None] | None], answers: Answers
+    broker: FakeBroker | Any, count: int, send_all: Callable[[], Awaitable[None] | None], answers: Answers
 ) -> dict[str, Any]:
     """Memory and asyncio tasks per call while ``count`` calls wait for their reply, then release them."""
     gc.collect()
@@ -161,9 +161,9 @@ async def backend_only(calls: int) -> dict[str, Any]:
     handler do besides the protocol.
     """
     from bench.fake_broker import result_of
-    from gateway.tool_catalog import ToolCatalog
+    from gateway.catalog import Catalog
 
-    catalog = ToolCatalog()
+    catalog = Catalog()
     broker = FakeBroker()
     arguments: dict[str, object] = {"prompt": "Explain idempotent Celery tasks in two sentences"}
     gc.collect()

@@ -24,7 +24,7 @@ from websockets.typing import Subprotocol
 from bridge.relay import Message, Output, Relay
 from contracts.errors import ConfigError
 from contracts.settings import Settings
-from gateway import jsonrpc
+from gateway.core import codec
 from workers.backoff import compute_backoff
 
 log = logging.getLogger("exai.stdio")
@@ -84,10 +84,10 @@ class Bridge:
         # The gateway's own decoding rules, here: a message the bridge would forward under its own
         # id (a lone surrogate, an id that is no id, …) is answered at once, under the client's.
         try:
-            message = jsonrpc.loads(line)
-            jsonrpc.parse(message, line)
-        except jsonrpc.DecodeError as exc:
-            return Output(to_client=[json.loads(jsonrpc.error(exc.id, exc.code, exc.message))])
+            message = codec.loads(line)
+            codec.parse(message, line)
+        except codec.DecodeError as exc:
+            return Output(to_client=[json.loads(codec.error(exc.id, exc.code, exc.message))])
         return self.relay.from_client(message)
 
     async def client_loop(self, lines: asyncio.Queue[bytes | None]) -> None:

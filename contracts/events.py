@@ -42,10 +42,20 @@ MCP_METHODS = frozenset(
         "tools/call",
         "logging/setLevel",
         "server/discover",
+        "subscriptions/listen",
+        "prompts/list",
+        "prompts/get",
+        "resources/list",
+        "resources/read",
+        "resources/templates/list",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "completion/complete",
         "tasks/get",
         "tasks/result",
         "tasks/list",
         "tasks/cancel",
+        "tasks/update",
     }
 )
 

@@ -132,8 +132,26 @@ INFLIGHT_SEP = "|"
 LEASE_KEY = PREFIX + "lease:{scope}"  # sorted set of in-flight provider calls, scored by expiry
 
 
+# A task's input round (io.modelcontextprotocol/tasks, or a 2025 task asking on tasks/result):
+# the answers given so far (hash: request key -> JSON answer), and the marker of the round that
+# the last answer started (SET NX: exactly one gateway sends it). Kept result_ttl.
+TASK_ANSWERS_KEY = PREFIX + "task-answers:{task_id}:{round}"
+TASK_ROUND_KEY = PREFIX + "task-round:{task_id}:{round}"
+# The key sealing requestState when EXAI_REQUEST_STATE_KEYS is unset: the first gateway to start
+# sets it (SET NX), the others read it, so a retry can reach any of them.
+REQUEST_STATE_KEY = PREFIX + "request-state-key"
+
+
 def task_key(task_id: str) -> str:
     return TASK_KEY.format(task_id=task_id)
+
+
+def task_answers_key(task_id: str, round: int) -> str:
+    return TASK_ANSWERS_KEY.format(task_id=task_id, round=round)
+
+
+def task_round_key(task_id: str, round: int) -> str:
+    return TASK_ROUND_KEY.format(task_id=task_id, round=round)
 
 
 def task_index_key(owner: str) -> str:

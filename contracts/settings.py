@@ -183,6 +183,28 @@ class Settings(BaseSettings):
     # --- durable calls (MCP tasks) and crash recovery ----------------------------------------
     exai_tasks_page_size: Annotated[int, Field(ge=1, le=1000)] = 100  # tasks per tasks/list page
     exai_task_poll_interval_s: Seconds = 1.0  # pollInterval suggested to task clients
+    exai_task_threshold_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="A modern client declaring the tasks extension gets a task at once for a task-capable "
+        "tool expected to run longer than this (a workflow's expert step, consensus, thinkdeep).",
+    )
+
+    # --- 2026-07-28: input rounds (MRTR), lists, streams ------------------------------------
+    exai_request_state_keys: SecretStr | None = Field(
+        default=None,
+        description='HMAC keys sealing MRTR requestState, "key1,key2": the first seals, every one verifies '
+        "(rotate by putting the new key first); unset: the gateways agree on one random key through Redis.",
+    )
+    exai_request_state_ttl_s: Seconds = 600.0  # how long a sealed requestState is accepted on a retry
+    exai_request_state_max_bytes: Annotated[int, Field(ge=1024)] = 65536  # largest requestState sealed
+    exai_input_max_rounds: Annotated[int, Field(ge=1, le=100)] = 8  # input rounds (MRTR, task input) per call
+    exai_list_ttl_ms: Annotated[int, Field(ge=0)] = 300_000  # the ttlMs of public lists and server/discover
+    exai_sse_keepalive_s: Seconds = 15.0  # a comment line on SSE streams silent this long
+    exai_listen_max_streams: Annotated[int, Field(ge=1)] = 1024  # subscriptions/listen streams per process
+    exai_listen_max_backlog: int = Field(
+        default=1024, ge=1, description="Notifications queued for one slow listen stream before it is ended."
+    )
     # A worker beats every third of this; once it is silent this long, a live worker hands the
     # messages it held back to their queues and takes over its calls' claims.
     exai_consumer_heartbeat_s: Annotated[float, Field(ge=0.5)] = 3.0  # silent this long: calls go elsewhere
@@ -294,6 +316,18 @@ class Settings(BaseSettings):
     def _token_length(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
             raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} characters long")
+        return value
+
+    @field_validator("exai_request_state_keys")
+    @classmethod
+    def _state_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
+            if not keys or any(len(key) < MIN_TOKEN_LENGTH for key in keys):
+                # Never echo the keys: only what is wrong with them.
+                raise ValueError(
+                    f"must be a comma list of keys, each at least {MIN_TOKEN_LENGTH} characters long"
+                )
         return value
 
     @field_validator("exai_ws_tokens")
@@ -441,7 +475,15 @@ class Settings(BaseSettings):
         values: tuple[SecretStr | None, ...]
         values = (self.exai_ws_token, self.kimi_api_key, self.glm_api_key, self.supabase_key)
         values += (self.exai_dashboard_token, self.exai_flower_password)
-        return [v.get_secret_value() for v in values if v is not None] + list(self.client_tokens().values())
+        found = [v.get_secret_value() for v in values if v is not None] + list(self.client_tokens().values())
+        return found + [key.decode() for key in self.request_state_keys()]
+
+    def request_state_keys(self) -> tuple[bytes, ...]:
+        """The configured requestState keys, the sealing one first (empty: agree on one via Redis)."""
+        if self.exai_request_state_keys is None:
+            return ()
+        text = self.exai_request_state_keys.get_secret_value()
+        return tuple(key.strip().encode() for key in text.split(",") if key.strip())
 
     def public_view(self) -> dict[str, Any]:
         """The effective configuration with every secret masked, keyed by environment variable."""

@@ -71,10 +71,16 @@ class OpenSpan:
     """A span started now and ended later, made current by each asyncio task that works under it
     (a call's queueing and the wait for its answer run in different tasks)."""
 
-    def __init__(self, name: str, attributes: dict[str, Any]) -> None:
+    def __init__(
+        self, name: str, attributes: dict[str, Any], parent: Mapping[str, str] | None = None
+    ) -> None:
         from opentelemetry import trace
 
-        self._span = _tracer.start_span(name, attributes=_clean(attributes))
+        context = None
+        if parent and parent.get("traceparent"):
+            # A client's trace context (MCP _meta traceparent): the call joins the client's trace.
+            context = _propagator.extract({k: str(parent[k]) for k in HEADERS if parent.get(k)})
+        self._span = _tracer.start_span(name, context=context, attributes=_clean(attributes))
         self._context = trace.set_span_in_context(self._span)
 
     @contextmanager
@@ -91,10 +97,11 @@ class OpenSpan:
         self._span.end()
 
 
-def start(name: str, **attributes: Any) -> OpenSpan | None:
-    """A span under the current one, to be made current with :func:`current` and ended by the caller
-    (None while tracing is off)."""
-    return OpenSpan(name, attributes) if _tracer is not None else None
+def start(name: str, parent: Mapping[str, str] | None = None, **attributes: Any) -> OpenSpan | None:
+    """A span under the current one — or under ``parent``'s trace context (W3C ``traceparent`` /
+    ``tracestate`` headers or ``_meta`` keys) when it has one — to be made current with
+    :func:`current` and ended by the caller (None while tracing is off)."""
+    return OpenSpan(name, attributes, parent) if _tracer is not None else None
 
 
 @contextmanager

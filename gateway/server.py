@@ -1,39 +1,47 @@
-"""The WebSocket front door: handshake, authentication, frames in and out of a session."""
+"""One gateway process: Redis, the call broker's three parts, the protocol core and its two fronts.
+
+Wiring only: the Redis pools (asyncio for the event loop, a small blocking one for the enqueue
+threads), the in-flight registry shared by the core and the broker, the core assembled over the
+Redis-backed ports, the WebSocket front (and the old daemon protocol on it) and the Streamable HTTP
+front, started and stopped together.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import secrets
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from http import HTTPStatus
+import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.server import serve
 from websockets.extensions import permessage_deflate
-from websockets.http11 import Request, Response
-from websockets.typing import Subprotocol
 
-from contracts.origins import shown
+from contracts.names import REQUEST_STATE_KEY, reply_channel
 from contracts.queue import make_celery
 from contracts.settings import Settings
-from gateway import legacy, packs
+from contracts.thread import RedisThreads
+from gateway import packs
 from gateway.auth import Authenticator
-from gateway.calls import CallBroker
-from gateway.http import HttpFront
-from gateway.limits import ConnectionLimits
-from gateway.session import Session
+from gateway.calls.enqueue import Enqueuer
+from gateway.calls.replies import ReplyListener
+from gateway.calls.sweep import Sweeper
+from gateway.core.assembly import Ports, Protocol, assemble
+from gateway.core.inflight import InFlight
+from gateway.limits import ClientLimits, ConnectionLimits
+from gateway.task_store import RedisTaskStore
+from gateway.telemetry import GatewayTelemetry
+from gateway.transports.http import HttpFront
+from gateway.transports.websocket import MCP_SUBPROTOCOL, WebSocketFront, select_subprotocol
 
 log = logging.getLogger(__name__)
-MCP_SUBPROTOCOL = Subprotocol("mcp")
-
-
-def select_subprotocol(_: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
-    # Echo "mcp" when offered (the TypeScript client insists); accept clients that offer nothing.
-    return MCP_SUBPROTOCOL if MCP_SUBPROTOCOL in offered else None
 
 
 class Gateway:
@@ -46,102 +54,98 @@ class Gateway:
             health_check_interval=30,
         )
         self.redis = aioredis.Redis(connection_pool=pool)
-        self.broker = CallBroker(settings, make_celery(settings), self.redis)
-        self.catalog = packs.catalog(settings)  # the built-in tools and those of EXAI_TOOL_PACKS
-        self.auth = Authenticator(settings.gateway_tokens())
-        self.origins = settings.origin_policy()
-        self.connections = ConnectionLimits(
-            max_total=settings.exai_max_connections, max_per_ip=settings.exai_max_connections_per_ip
+        # The enqueue threads write task records with it, right before they send the job.
+        self.sync_redis = redis.Redis(
+            connection_pool=redis.BlockingConnectionPool.from_url(
+                settings.redis_url,
+                max_connections=settings.exai_enqueue_threads + 2,
+                timeout=settings.exai_redis_pool_timeout_s,
+            )
         )
-        self.sessions: set[Session] = set()
+        self.gateway_id = uuid.uuid4().hex
+        self.inflight = InFlight()
+        self.telemetry = GatewayTelemetry(settings, self.redis, self.gateway_id, lambda: len(self.inflight))
+        self.enqueuer = Enqueuer(
+            settings,
+            make_celery(settings),
+            self.redis,
+            self.sync_redis,
+            self.inflight,
+            reply_channel(self.gateway_id),
+        )
+        self.catalog = packs.catalog(settings)  # the built-in tools and those of EXAI_TOOL_PACKS
+        self.store = RedisTaskStore(self.redis, settings.exai_result_ttl_s)
+        self.auth = Authenticator(settings.gateway_tokens())
+        self.limits = ClientLimits.from_settings(settings)
+        self.sweeper = Sweeper(settings, self.redis, self.inflight)
+        self.protocol: Protocol | None = None
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        # Browsers let any page open a WebSocket anywhere: a foreign Origin is refused before anything
-        # else, and without authentication a Host that is not this machine too (DNS rebinding).
-        origins, hosts = request.headers.get_all("Origin"), request.headers.get_all("Host")
-        refusal = self.origins.refusal(origins, hosts, check_host=not self.auth.required)
-        if refusal is not None:
-            log.warning(
-                "refused a connection from %s: %s (Origin %s, Host %s)",
-                _remote_ip(connection),
-                refusal,
-                shown(origins[0] if origins else None),
-                shown(hosts[0] if hosts else None),
+    async def assemble(self) -> Protocol:
+        """The protocol core over this process's ports (the requestState key agreed first)."""
+        keys = self.settings.request_state_keys() or (await self._agreed_key(),)
+        self.protocol = assemble(
+            Ports(
+                settings=self.settings,
+                catalog=self.catalog,
+                calls=self.enqueuer,
+                store=self.store,
+                threads=RedisThreads(self.redis, self.settings.exai_thread_ttl_s),
+                state_keys=keys,
+                limits=self.limits,
+                telemetry=self.telemetry,
+                inflight=self.inflight,
             )
-            return connection.respond(HTTPStatus.FORBIDDEN, f"{refusal}\n")
-        refusal = self.connections.refusal(_remote_ip(connection))
-        if refusal is not None:
-            log.warning("refused a connection from %s: %s", _remote_ip(connection), refusal)
-            response = connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, f"{refusal}; retry later\n")
-            response.headers["Retry-After"] = "5"
-            return response
-        identity = self.auth.identify(request)
-        if identity is None and legacy.may_say_hello(request):
-            connection.provisional = True  # type: ignore[attr-defined]  # must authenticate by hello
-            return None
-        if identity is None:
-            log.warning(
-                "refused a connection from %s: missing or invalid token", connection.remote_address[0]
-            )
-            response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized: missing or invalid token\n")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="exai"'
-            return response
-        connection.identity = identity  # type: ignore[attr-defined]
-        return None
+        )
+        return self.protocol
 
-    async def _handle(self, connection: ServerConnection) -> None:
-        identity: str = getattr(connection, "identity", "anonymous")
-        ip = _remote_ip(connection)
-        self.connections.opened(ip)
-        log.info("client %s connected from %s", identity, ip)
-        session = Session(self.broker, self.catalog, identity, connection.send)
-        self.sessions.add(session)
-        self.broker.telemetry.connection_opened()
-        writer = asyncio.create_task(session.write_forever())
-        try:
-            # The old daemon's clients open with {"op": "hello"}; everyone else speaks MCP.
-            provisional: bool = getattr(connection, "provisional", False)
-            first = await legacy.opening_frame(
-                connection, provisional, self.settings.exai_legacy_hello_timeout_s
-            )
-            if first is not None and legacy.is_hello(first):
-                await legacy.serve_legacy(
-                    connection,
-                    first,
-                    self.broker,
-                    self.catalog,
-                    self.auth.identify_token,
-                    None if provisional else identity,
-                )
-            elif first is not None:
-                session.handle(first)
-                async for frame in connection:
-                    session.handle(frame)
-        except ConnectionClosed:
-            pass
-        finally:
-            self.sessions.discard(session)
-            self.connections.closed(ip)
-            self.broker.telemetry.connection_closed()
-            writer.cancel()
-            await session.close()
+    async def _agreed_key(self) -> bytes:
+        # Every gateway must open the requestState another one sealed: the first to start sets
+        # the key, the others read it (kept as long as Redis keeps it; rotate with the setting).
+        await self.redis.set(REQUEST_STATE_KEY, secrets.token_urlsafe(32), nx=True)
+        key = await self.redis.get(REQUEST_STATE_KEY)
+        return key if isinstance(key, bytes) else str(key).encode()
 
     async def run(
         self, *, stop: asyncio.Event | None = None, on_ready: Callable[[int], None] | None = None
     ) -> None:
         stop = stop or asyncio.Event()
-        await self.broker.start()
         s = self.settings
-        # HTTP keeps its own connection counts: its sessions are not sockets (see gateway/http.py).
-        http = HttpFront(s, self.broker, self.catalog, self.auth)
+        protocol = await self.assemble()
+        listener = ReplyListener(
+            self.redis,
+            self.enqueuer.reply_to,
+            self.inflight,
+            protocol.listeners,
+            self.catalog,
+            self.store,
+            int(s.exai_task_poll_interval_s * 1000),
+            lambda: self.sweeper.sweep(everything=True),
+        )
+        services = [
+            asyncio.create_task(listener.run(), name="exai-replies"),
+            asyncio.create_task(self.sweeper.run(), name="exai-sweep"),
+        ]
+        self.telemetry.start()
+        http = HttpFront(s, protocol, self.auth, self.redis.ping)
+        ws = WebSocketFront(
+            protocol,
+            self.auth,
+            s.origin_policy(),
+            ConnectionLimits(max_total=s.exai_max_connections, max_per_ip=s.exai_max_connections_per_ip),
+            s.exai_legacy_hello_timeout_s,
+            on_open=self.telemetry.connection_opened,
+            on_close=self.telemetry.connection_closed,
+            clock=time.time,
+        )
         try:
+            await asyncio.wait_for(listener.subscribed.wait(), timeout=s.exai_provider_connect_timeout_s)
             async with serve(
-                self._handle,
+                ws.handle,
                 s.exai_ws_host,
                 s.exai_ws_port,
                 subprotocols=[MCP_SUBPROTOCOL],
                 select_subprotocol=select_subprotocol,
-                process_request=self._process_request,
+                process_request=ws.process_request,
                 max_size=s.exai_ws_max_frame_bytes,
                 open_timeout=s.exai_handshake_timeout_s,
                 ping_interval=s.exai_ws_ping_interval_s,
@@ -176,10 +180,17 @@ class Gateway:
                     on_ready(port)
                 await stop.wait()
                 log.info("gateway stopping; calls in flight keep running and keep their results")
+                protocol.listeners.close_all(protocol.replies)
         finally:
             await http.close()
-            await self.broker.close()
+            for task in services:
+                task.cancel()
+            await asyncio.gather(*services, return_exceptions=True)
+            await self.enqueuer.close()
+            await self.telemetry.close()
             await self.redis.aclose()
+            with contextlib.suppress(Exception):
+                self.sync_redis.close()
 
 
 def compression(settings: Settings) -> dict[str, Any]:
@@ -193,11 +204,6 @@ def compression(settings: Settings) -> dict[str, Any]:
         compress_settings={"memLevel": settings.exai_ws_deflate_mem_level},
     )
     return {"extensions": [factory], "compression": None}
-
-
-def _remote_ip(connection: ServerConnection) -> str:
-    address = connection.remote_address
-    return str(address[0]) if address else "?"
 
 
 def run_gateway(settings: Settings) -> None:

@@ -22,10 +22,6 @@ from contracts.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def method_label(method: str) -> str:
-    return method if method in events.MCP_METHODS else "other"
-
-
 class GatewayTelemetry:
     def __init__(
         self, settings: Settings, client: aioredis.Redis, gateway_id: str, in_flight: Callable[[], int]

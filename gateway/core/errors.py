@@ -125,6 +125,4 @@ class UnsupportedVersion(ProtocolError):
 
     def __init__(self, requested: Any, supported: list[str]) -> None:
         shown = requested if isinstance(requested, str) else repr(requested)
-        super().__init__(
-            "Unsupported protocol version", {"supported": supported, "requested": shown[:64]}
-        )
+        super().__init__("Unsupported protocol version", {"supported": supported, "requested": shown[:64]})

@@ -144,3 +144,149 @@ def test_quiet_calls_get_heartbeats_from_the_bridge_and_progress_keeps_growing()
     }
     assert relay.from_gateway(again).to_client[0]["params"]["progress"] == 6.0
     assert frame["id"] in relay.pending
+
+
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+EXTENSION = "io.modelcontextprotocol/tasks"
+
+
+def modern_call(relay: Relay, client_id: Any = 3, **capabilities: Any) -> dict[str, Any]:
+    meta = {**MODERN_META, "io.modelcontextprotocol/clientCapabilities": capabilities, "progressToken": "p"}
+    out = relay.from_client(
+        {
+            "jsonrpc": "2.0",
+            "id": client_id,
+            "method": "tools/call",
+            "params": {"name": "chat", "arguments": {}, "_meta": meta},
+        }
+    )
+    return out.to_gateway[0]
+
+
+def test_a_modern_probe_and_requests_pass_through_with_nothing_to_replay() -> None:
+    """server/discover goes to the gateway as it is; no initialize is replayed on reconnect."""
+    relay = Relay()
+    relay.reconnected()
+    out = relay.from_client(
+        {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": MODERN_META}}
+    )
+    assert (
+        out.to_gateway[0]["method"] == "server/discover"
+        and out.to_gateway[0]["params"]["_meta"] == MODERN_META
+    )
+    answer = relay.from_gateway(
+        {"jsonrpc": "2.0", "id": out.to_gateway[0]["id"], "result": {"supportedVersions": []}}
+    )
+    assert answer.to_client[0]["id"] == 1
+    relay.disconnected()
+    assert relay.reconnected().to_gateway == []
+
+
+def test_a_modern_call_runs_as_the_bridges_task_and_is_answered_plainly_when_it_ends() -> None:
+    """The extension and the preferTask hint are added; the CreateTaskResult stays with the bridge;
+    progress passes through; notifications/tasks of its end answers the client under its own id."""
+    relay = Relay()
+    relay.reconnected()
+    frame = modern_call(relay)
+    meta = frame["params"]["_meta"]
+    assert meta["io.exai/preferTask"] is True
+    assert meta["io.modelcontextprotocol/clientCapabilities"]["extensions"] == {EXTENSION: {}}
+    created = relay.from_gateway(
+        {"jsonrpc": "2.0", "id": frame["id"], "result": {"resultType": "task", "taskId": "t9"}}
+    )
+    assert created.to_client == [] and created.to_gateway == []
+    progress = {
+        "jsonrpc": "2.0",
+        "method": "notifications/progress",
+        "params": {"progressToken": "p", "progress": 1},
+    }
+    assert relay.from_gateway(progress).to_client == [progress]
+    result = {"resultType": "complete", "content": [{"type": "text", "text": "hi"}], "isError": False}
+    done = relay.from_gateway(
+        {
+            "jsonrpc": "2.0",
+            "method": "notifications/tasks",
+            "params": {"taskId": "t9", "status": "completed", "result": result},
+        }
+    )
+    assert done.to_client == [{"jsonrpc": "2.0", "id": 3, "result": result}]
+
+
+def test_a_modern_client_handling_tasks_or_input_itself_gets_plain_forwarding() -> None:
+    """Declaring the extension or an input capability: no hint, the call as the client sent it."""
+    for capabilities in ({"extensions": {EXTENSION: {}}}, {"elicitation": {}}):
+        relay = Relay()
+        relay.reconnected()
+        frame = modern_call(relay, **capabilities)
+        assert "io.exai/preferTask" not in frame["params"]["_meta"]
+
+
+def test_after_a_reconnect_the_bridge_watches_its_tasks_again_and_asks_each_once() -> None:
+    """subscriptions/listen with the task ids, then tasks/get; a task that ended answers the client;
+    the listen stream's own notes never reach it."""
+    relay = Relay()
+    relay.reconnected()
+    frame = modern_call(relay)
+    relay.from_gateway(
+        {"jsonrpc": "2.0", "id": frame["id"], "result": {"resultType": "task", "taskId": "t1"}}
+    )
+    relay.disconnected()
+    again = relay.reconnected().to_gateway
+    listen, ask = again
+    assert listen["method"] == "subscriptions/listen" and listen["params"]["notifications"] == {
+        "taskIds": ["t1"]
+    }
+    assert ask["method"] == "tasks/get" and ask["params"]["taskId"] == "t1"
+    ack = {
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": listen["id"]}},
+    }
+    assert relay.from_gateway(ack).to_client == []
+    failed = {"taskId": "t1", "status": "failed", "error": {"code": -32603, "message": "boom"}}
+    out = relay.from_gateway({"jsonrpc": "2.0", "id": ask["id"], "result": failed})
+    assert out.to_client == [{"jsonrpc": "2.0", "id": 3, "error": {"code": -32603, "message": "boom"}}]
+
+
+def test_cancelling_a_modern_call_cancels_the_bridges_task() -> None:
+    """notifications/cancelled from the client becomes a modern tasks/cancel of the task."""
+    relay = Relay()
+    relay.reconnected()
+    frame = modern_call(relay)
+    relay.from_gateway(
+        {"jsonrpc": "2.0", "id": frame["id"], "result": {"resultType": "task", "taskId": "t2"}}
+    )
+    out = relay.from_client(
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3}}
+    )
+    (cancel,) = out.to_gateway
+    assert cancel["method"] == "tasks/cancel" and cancel["params"]["taskId"] == "t2"
+    assert cancel["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] == "2026-07-28"
+
+
+def test_a_listen_streams_notes_name_the_clients_own_request_id() -> None:
+    """The gateway tags them with the bridge's id; the client gets its own (acknowledgement and
+    a server cancellation alike)."""
+    relay = Relay()
+    relay.reconnected()
+    out = relay.from_client(
+        {
+            "jsonrpc": "2.0",
+            "id": 41,
+            "method": "subscriptions/listen",
+            "params": {"notifications": {}, "_meta": MODERN_META},
+        }
+    )
+    gid = out.to_gateway[0]["id"]
+    ack = {
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": gid}, "notifications": {}},
+    }
+    (seen,) = relay.from_gateway(ack).to_client
+    assert seen["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 41
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": gid}}
+    assert relay.from_gateway(cancel).to_client[0]["params"]["requestId"] == 41

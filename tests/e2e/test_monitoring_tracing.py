@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
-from tests.support.clients import mcp_session
+from tests.support.clients import mcp_session, raw_client
 from tests.support.stack import Stack, running_stack
 
 trace_service = pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
@@ -71,6 +71,17 @@ class Collector:
                 self.changed.wait(remaining)
             return list(self.spans)
 
+    def wait_for_trace(self, trace_id: str, names: set[str], timeout: float = WAIT) -> list[dict[str, Any]]:
+        """The spans of one trace, once it holds spans of every name in ``names``."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not names <= {s["name"] for s in self.spans if s["trace_id"] == trace_id}:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"trace {trace_id} never had {names}; got {self.spans}")
+                self.changed.wait(remaining)
+            return [s for s in self.spans if s["trace_id"] == trace_id]
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -114,3 +125,22 @@ async def test_one_call_is_one_trace_from_gateway_through_celery_to_the_provider
     assert task["parent"] == gateway["span_id"]
     assert provider["parent"] == task["span_id"]
     assert (gateway["service"], task["service"]) == ("exai-gateway", "exai-worker")
+
+
+async def test_a_traceparent_in_meta_joins_the_callers_trace(stack: Stack, collector: Collector) -> None:
+    """A modern request carrying W3C traceparent in _meta: the gateway's span is a child of the
+    caller's span, and the worker's task span follows in the same trace."""
+    trace_id, parent = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "traceparent": f"00-{trace_id}-{parent}-01",
+    }
+    async with raw_client(stack.authed_url) as client:
+        answer = await client.request(1, "tools/call", {"name": "version", "arguments": {}, "_meta": meta})
+    assert answer["result"]["isError"] is False
+    names = {"tools/call", "task exai.tool.version"}
+    spans = await anyio.to_thread.run_sync(lambda: collector.wait_for_trace(trace_id, names))
+    gateway = next(s for s in spans if s["name"] == "tools/call")
+    task = next(s for s in spans if s["name"] == "task exai.tool.version")
+    assert gateway["parent"] == parent and task["parent"] == gateway["span_id"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from contracts.packs import PromptContext, PromptReply, PromptSpec, ResourceSpec, ResourceTemplateSpec
@@ -99,3 +101,22 @@ def test_each_list_change_moves_the_catalog_version() -> None:
     """Gateways drop pre-encoded pages when the version moves."""
     catalog = Catalog()
     assert (catalog.version, catalog.changed(), catalog.changed(), catalog.version) == (0, 1, 2, 2)
+
+
+def test_nan_and_infinity_in_arguments_are_problems_naming_the_argument() -> None:
+    """Python's parser accepts NaN/Infinity and a "number" schema too; validation refuses them by path."""
+    arguments = json.loads(
+        '{"prompt": "hi", "temperature": NaN, "images": [-Infinity], "x": {"y": Infinity}}'
+    )
+    problems = Catalog().argument_errors("chat", arguments)
+    assert "temperature: NaN is not a number JSON allows; send a finite number" in problems
+    assert "images.0: -Infinity is not a number JSON allows; send a finite number" in problems
+    assert "x.y: Infinity is not a number JSON allows; send a finite number" in problems
+
+
+def test_finite_numbers_and_huge_integers_add_no_such_problem() -> None:
+    """Only non-finite floats are refused this way; the schema still judges the rest."""
+    catalog = Catalog()
+    assert catalog.argument_errors("chat", {"prompt": "hi", "temperature": 0.5}) == []
+    problems = catalog.argument_errors("chat", {"prompt": "hi", "temperature": 10**30})
+    assert problems and not any("JSON allows" in p for p in problems)

@@ -35,7 +35,8 @@ def test_models_and_tools_are_the_configured_ones() -> None:
     assert labels.model("some-model-from-a-proxy") == OTHER
     assert labels.tool("chat") == "chat"
     assert labels.method("tools/call") == "tools/call"
-    assert labels.method("resources/list") == OTHER
+    assert labels.method("resources/list") == "resources/list"  # served since issue 11
+    assert labels.method("sampling/createMessage") == OTHER  # a client method: never one of ours
 
 
 def test_the_tools_of_every_pack_are_tool_labels() -> None:

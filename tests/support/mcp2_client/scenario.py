@@ -80,8 +80,14 @@ async def connected(args: argparse.Namespace, extensions: list[Any] | None = Non
         yield client
 
 
-def describe(client: Client) -> dict[str, Any]:
-    capabilities = client.server_capabilities.model_dump(by_alias=True, exclude_none=True, mode="json")
+async def describe(client: Client, mode: str) -> dict[str, Any]:
+    advertised = client.server_capabilities
+    if mode not in ("legacy", "auto"):
+        # mode=<version> adopts that version without asking the server (mcp 2.3 synthesizes an
+        # empty DiscoverResult): ask it once, so the report says what the server advertises.
+        raw = await client.session.send_discover(client.protocol_version)
+        advertised = mcp_types.DiscoverResult.model_validate(raw, by_name=False).capabilities
+    capabilities = advertised.model_dump(by_alias=True, exclude_none=True, mode="json")
     info = client.server_info
     server = info.name if info else None
     return {"protocol_version": client.protocol_version, "server": server, "capabilities": capabilities}
@@ -99,7 +105,7 @@ async def list_call_progress(args: argparse.Namespace, report: dict[str, Any]) -
         seen.append({"progress": progress, "total": total, "message": message})
 
     async with connected(args) as client:
-        report.update(describe(client))
+        report.update(await describe(client, args.mode))
         report["stage"] = "tools/list"
         listing = await client.list_tools()
         report["tools"] = [tool.name for tool in listing.tools]
@@ -120,7 +126,7 @@ async def cancel(args: argparse.Namespace, report: dict[str, Any]) -> None:
             streaming.set()
 
     async with connected(args) as client:
-        report.update(describe(client))
+        report.update(await describe(client, args.mode))
         report["stage"] = "tools/call (to cancel)"
         answered: dict[str, Any] = {}
 
@@ -149,7 +155,7 @@ async def cancel(args: argparse.Namespace, report: dict[str, Any]) -> None:
 async def task(args: argparse.Namespace, report: dict[str, Any]) -> None:
     tasks = TasksExtension()
     async with connected(args, extensions=[tasks]) as client:
-        report.update(describe(client))
+        report.update(await describe(client, args.mode))
         report["stage"] = "tools/call slow_compute"
         with anyio.fail_after(2 * WAIT):
             result = await client.call_tool("slow_compute", {"seconds": 2, "label": "mcp2-matrix"})
